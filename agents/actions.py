@@ -1,0 +1,43 @@
+"""What agents hand to governance: proposed actions, each carrying its reasoning, its inputs and its undo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def idempotency_key(*parts: str) -> str:
+    """A stable key for one intended effect, so a retry or a re-run never sends it twice."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ProposedAction:
+    """One thing an agent wants to do to one person or account, and why."""
+
+    agent_id: str
+    action_type: str
+    channel: str
+    person_id: str | None
+    account_id: str
+    payload: dict[str, Any]
+    reasoning: str
+    inputs: dict[str, Any]
+    inverse: dict[str, Any]
+    trigger_key: str
+    """The event that prompted the action (e.g. one account's surge); part of the idempotency key."""
+    action_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        key = idempotency_key(
+            self.agent_id,
+            self.action_type,
+            self.channel,
+            self.person_id or "",
+            self.account_id,
+            self.trigger_key,
+            json.dumps(self.payload, sort_keys=True),
+        )
+        object.__setattr__(self, "action_id", key)

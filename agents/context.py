@@ -1,0 +1,98 @@
+"""Reads what an agent needs to know about a surge from the marts: who engaged, with what, and their consent."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import groupby
+
+import duckdb
+
+from agents.surge import AccountSurge
+
+SUPPRESSION_TABLE = "governance.suppression_list"
+
+
+@dataclass(frozen=True)
+class QualifyingSignal:
+    signal_id: str
+    content_category: str
+    occurred_at: datetime
+    quality_score: float
+
+
+@dataclass(frozen=True)
+class EngagedPerson:
+    person_id: str
+    email: str
+    first_name: str | None
+    job_title: str | None
+    department: str | None
+    seniority: str | None
+    consent_status: str
+    is_contactable: bool
+    signals: tuple[QualifyingSignal, ...]
+
+
+def ensure_suppression_list(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute("create schema if not exists governance")
+    connection.execute(
+        f"""
+        create table if not exists {SUPPRESSION_TABLE} (
+            email_sha256 varchar primary key,
+            reason varchar not null,
+            added_at timestamp not null
+        )
+        """
+    )
+
+
+def email_fingerprint(email: str) -> str:
+    """Suppression is keyed by a hash so the list itself holds no readable addresses."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def is_suppressed(connection: duckdb.DuckDBPyConnection, email: str) -> bool:
+    ensure_suppression_list(connection)
+    row = connection.execute(
+        f"select 1 from {SUPPRESSION_TABLE} where email_sha256 = ?", [email_fingerprint(email)]
+    ).fetchone()
+    return row is not None
+
+
+def engaged_people(
+    connection: duckdb.DuckDBPyConnection,
+    surge: AccountSurge,
+    content_categories: tuple[str, ...],
+    window_end: date,
+) -> list[EngagedPerson]:
+    """The people behind a surge with the qualifying signals each of them produced in its window."""
+    rows = connection.execute(
+        """
+        select
+            people.person_id, people.email, people.first_name, people.job_title, people.department,
+            people.seniority, people.consent_status, people.is_contactable,
+            signals.signal_id, signals.content_category, signals.occurred_at, signals.quality_score
+        from marts.dim_person as people
+        inner join marts.fct_signals as signals on signals.person_id = people.person_id
+        where people.person_id in (select unnest($person_ids))
+          and signals.account_id = $account_id
+          and list_contains($categories, signals.content_category)
+          and cast(signals.occurred_at as date) between $window_start and $window_end
+        order by people.person_id, signals.occurred_at
+        """,
+        {
+            "person_ids": list(surge.person_ids),
+            "account_id": surge.account_id,
+            "categories": list(content_categories),
+            "window_start": surge.window_start,
+            "window_end": window_end,
+        },
+    ).fetchall()
+    people = []
+    for _, person_rows in groupby(rows, key=lambda row: row[0]):
+        person_rows = list(person_rows)
+        signals = tuple(QualifyingSignal(*row[8:]) for row in person_rows)
+        people.append(EngagedPerson(*person_rows[0][:8], signals=signals))
+    return people

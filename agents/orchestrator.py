@@ -1,0 +1,125 @@
+"""The orchestrator: decides which specialists answer a trigger and carries their proposals through
+the data gates, governance, execution and the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+
+from agents.actions import ProposedAction
+from agents.adapters.sandbox import ExecutionOutcome, SandboxSalesEngagementAdapter
+from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
+from agents.context import engaged_people, ensure_suppression_list, is_suppressed
+from agents.gates import failing_gates
+from agents.governance import audit
+from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
+from agents.specialists.sdr_sequence import SdrSequenceAgent
+from agents.surge import AccountSurge
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    action: ProposedAction
+    decision: PolicyDecision
+    outcome: str
+
+
+@dataclass
+class SurgeResponse:
+    surge: AccountSurge
+    blocked_reasons: list[str] = field(default_factory=list)
+    actions: list[ActionRecord] = field(default_factory=list)
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for record in self.actions if record.decision.verdict is verdict)
+
+
+def respond_to_surge(
+    connection: duckdb.DuckDBPyConnection,
+    surge: AccountSurge,
+    *,
+    rule: AccountSurgeRule,
+    registry: AgentRegistry,
+    policies: PolicySet,
+    run_id: str,
+    now: datetime,
+) -> SurgeResponse:
+    """Answer one account surge: the SDR specialist proposes, governance decides, the adapter executes."""
+    audit.ensure_audit_log(connection)
+    ensure_suppression_list(connection)
+    specialist = SdrSequenceAgent()
+    response = SurgeResponse(surge=surge)
+    agent = registry.get(specialist.agent_id)
+    response.blocked_reasons = failing_gates(connection, agent.required_checks if agent else ())
+    if response.blocked_reasons:
+        audit.append(
+            connection,
+            audit.AuditEntry(
+                recorded_at=now,
+                run_id=run_id,
+                agent_id=specialist.agent_id,
+                event=audit.AuditEvent.RUN_BLOCKED,
+                reasoning="Did not act: " + " | ".join(response.blocked_reasons),
+                inputs={"trigger": surge.run_key, "account_id": surge.account_id},
+                outcome="not_acted",
+            ),
+        )
+        return response
+
+    people = {person.person_id: person for person in engaged_people(connection, surge, rule.content_categories, surge.detected_on)}
+    adapter = SandboxSalesEngagementAdapter(connection)
+    for action in specialist.propose(surge, list(people.values())):
+        audit.append(
+            connection,
+            audit.AuditEntry(recorded_at=now, run_id=run_id, agent_id=action.agent_id, event=audit.AuditEvent.PROPOSED, action=action),
+        )
+        if audit.was_executed(connection, action.action_id):
+            outcome = ExecutionOutcome.ALREADY_EXECUTED.value
+            audit.append(
+                connection,
+                audit.AuditEntry(
+                    recorded_at=now,
+                    run_id=run_id,
+                    agent_id=action.agent_id,
+                    event=audit.AuditEvent.DECIDED,
+                    action=action,
+                    reasoning="executed by an earlier run; not sent again",
+                    outcome=outcome,
+                ),
+            )
+            continue
+        person = people.get(action.person_id or "")
+        cap = policies.frequency_cap(action.channel)
+        context = ActionContext(
+            person_known=person is not None,
+            is_contactable=bool(person and person.is_contactable),
+            consent_status=person.consent_status if person else "unknown",
+            is_suppressed=bool(person and is_suppressed(connection, person.email)),
+            recent_actions_on_channel=audit.executed_actions_since(
+                connection, action.person_id or "", action.channel, now - timedelta(days=cap.window_days if cap else 0)
+            ),
+        )
+        decision = decide(action, context, registry, policies)
+        outcome = "denied"
+        if decision.verdict is Verdict.ALLOWED:
+            outcome = adapter.execute(action, now).value
+        elif decision.verdict is not Verdict.DENIED:
+            outcome = decision.verdict.value
+        audit.append(
+            connection,
+            audit.AuditEntry(
+                recorded_at=now,
+                run_id=run_id,
+                agent_id=action.agent_id,
+                event=audit.AuditEvent.DECIDED,
+                action=action,
+                reasoning="; ".join(rule.reason for rule in decision.fired) or "all policy rules passed",
+                decision=decision,
+                outcome=outcome,
+            ),
+        )
+        response.actions.append(ActionRecord(action=action, decision=decision, outcome=outcome))
+    return response
+

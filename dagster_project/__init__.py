@@ -1,0 +1,1 @@
+"""Surgewise: Dagster definitions, connectors, simulator and CLI."""

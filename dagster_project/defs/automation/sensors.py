@@ -1,0 +1,49 @@
+"""Sensors that watch the marts and wake the agents when a human-set threshold is crossed."""
+
+import dagster as dg
+import duckdb
+
+from agents.surge import detect_account_surges
+from dagster_project.defs.agents.assets import account_surge_agent_job, sdr_sequence_enrolments
+from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.warehouse import WarehouseBusyError
+
+
+@dg.sensor(
+    job=account_surge_agent_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Fires the SDR agent for every account intent surge (thresholds in config/surge_rules.yaml); "
+        "the run key dedupes per account and surge window."
+    ),
+)
+def account_intent_surge(
+    context: dg.SensorEvaluationContext, warehouse: DuckDBWarehouse, surgewise_config: SurgewiseConfig
+) -> dg.SensorResult | dg.SkipReason:
+    rule = surgewise_config.surge_rules().account_intent_surge
+    try:
+        with warehouse.connect(read_only=True, lock_timeout_seconds=5.0) as connection:
+            surges = detect_account_surges(connection, rule)
+    except WarehouseBusyError as error:
+        return dg.SkipReason(f"warehouse busy, will look again next tick: {error}")
+    except (duckdb.CatalogException, duckdb.IOException) as error:
+        return dg.SkipReason(f"marts not built yet: {error}")
+    if not surges:
+        return dg.SkipReason("no account is surging")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=surge.run_key,
+                run_config=dg.RunConfig(
+                    ops={
+                        sdr_sequence_enrolments.op.name: {
+                            "config": {"account_id": surge.account_id, "detected_on": surge.detected_on.isoformat()}
+                        }
+                    }
+                ),
+                tags={"surgewise/account_id": surge.account_id, "surgewise/trigger": "account_intent_surge"},
+            )
+            for surge in surges
+        ]
+    )

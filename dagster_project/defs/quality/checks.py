@@ -1,0 +1,47 @@
+"""Great Expectations suites as blocking asset checks: failed data stops the agents that read it."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from agents.gates import CheckOutcome, record_check_result
+from dagster_project.quality import validate_dataframe
+from dagster_project.resources import DuckDBWarehouse
+from dagster_project.settings import EXPECTATIONS_DIR
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["dim_person"]),
+    blocking=True,
+    description=(
+        "The unified profile passes the expectations/dim_person.json suite (keys, emails, consent values, "
+        "engagement counts). Agents read only a profile whose latest check passed."
+    ),
+)
+def dim_person_expectations(context: dg.AssetCheckExecutionContext, warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as connection:
+        profile = connection.sql("select * from marts.dim_person").df()
+    result = validate_dataframe(EXPECTATIONS_DIR / "dim_person.json", profile)
+    failures = tuple(outcome.describe() for outcome in result.failures)
+    with warehouse.connect() as connection:
+        record_check_result(
+            connection,
+            CheckOutcome(
+                check_name="dim_person_expectations",
+                asset="dim_person",
+                passed=result.success,
+                evaluated_at=datetime.now(UTC).replace(tzinfo=None),
+                failures=failures,
+                run_id=context.run_id,
+            ),
+        )
+    return dg.AssetCheckResult(
+        passed=result.success,
+        metadata={
+            "suite": result.suite_name,
+            "rows_validated": len(profile),
+            "expectations_evaluated": result.evaluated,
+            "expectations_failed": len(failures),
+            "failures": dg.MetadataValue.md("\n".join(f"- {failure}" for failure in failures) or "none"),
+        },
+    )

@@ -1,0 +1,22 @@
+"""Binds the resources every asset, check and sensor asks for, from environment variables."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.defs.transform.project import surgewise_dbt_project
+from dagster_project.resources import DuckDBWarehouse, LandingZone, SurgewiseConfig
+from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, LANDING_DIR_ENV
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "warehouse": DuckDBWarehouse(path=dg.EnvVar(DUCKDB_PATH_ENV)),
+            "landing_zone": LandingZone(path=dg.EnvVar(LANDING_DIR_ENV)),
+            "surgewise_config": SurgewiseConfig(config_dir=dg.EnvVar(CONFIG_DIR_ENV)),
+            "dbt": DbtCliResource(project_dir=surgewise_dbt_project),
+        },
+        # Every writing step shares one DuckDB file: run them one after another in one process.
+        executor=dg.in_process_executor,
+    )

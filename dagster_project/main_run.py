@@ -1,0 +1,197 @@
+"""The main job end to end, as `surgewise run` does it and as a sensor-driven deployment would.
+
+Simulate a market into the landing zone, run `surgewise_build_job` (connectors → dbt → data checks),
+evaluate the `account_intent_surge` sensor, run the agent job for each run request whose run key has
+not run before, and report what happened from the warehouse and the Dagster instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from agents.gates import CHECK_RESULTS_TABLE, ensure_check_results
+from agents.governance.audit import AUDIT_TABLE, AuditEvent, ensure_audit_log
+from agents.surge import AccountSurge, detect_account_surges
+from dagster_project.connectors.loader import LOADED_FILES_TABLE
+from dagster_project.evaluation import SurgeAccuracy, load_buying_windows, score_surges
+from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.simulator import SimulationSummary, simulate
+
+BUILD_JOB = "surgewise_build_job"
+AGENT_JOB = "account_surge_agent_job"
+SURGE_SENSOR = "account_intent_surge"
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
+
+
+@dataclass(frozen=True)
+class SourceLoad:
+    source: str
+    files: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+@dataclass
+class MainRunReport:
+    simulation: SimulationSummary
+    build_run_id: str
+    build_succeeded: bool
+    failed_steps: list[str]
+    step_seconds: dict[str, float]
+    loads: list[SourceLoad]
+    people: int
+    accounts: int
+    clean_signals: int
+    check_passed: bool | None
+    surges: list[AccountSurge]
+    surge_accuracy: SurgeAccuracy
+    agent_runs_started: int
+    agent_runs_already_done: int
+    agent_runs_failed: int
+    actions_proposed: int = 0
+    actions_by_verdict: dict[str, int] = field(default_factory=dict)
+    actions_by_outcome: dict[str, int] = field(default_factory=dict)
+    runs_blocked: int = 0
+    audit_rows: int = 0
+
+
+def _tally(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for key, count in pairs:
+        if key:
+            totals[key] = totals.get(key, 0) + count
+    return totals
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Wall time per step of a finished run, from its event log."""
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            seconds[event.step_key] = record.timestamp - started.get(event.step_key, record.timestamp)
+    return seconds
+
+
+def run_main_job(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    landing_dir: Path,
+    ground_truth_dir: Path,
+    seed: int,
+    accounts: int,
+    days: int,
+    start_date: date,
+    on_stage: Callable[[str], None] = lambda stage: None,
+    on_day: Callable[[int, int], None] | None = None,
+) -> MainRunReport:
+    on_stage("Simulating the market into the landing zone")
+    simulation = simulate(
+        landing_dir, ground_truth_dir, seed=seed, accounts=accounts, days=days, start_date=start_date, on_day=on_day
+    )
+
+    on_stage("Loading connectors, building dbt models, running data checks")
+    build = defs.resolve_job_def(BUILD_JOB).execute_in_process(instance=instance, raise_on_error=False)
+
+    on_stage("Evaluating the account_intent_surge sensor")
+    sensor = defs.resolve_sensor_def(SURGE_SENSOR)
+    sensor_result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    run_requests = sensor_result.run_requests if isinstance(sensor_result, dg.SensorResult) else []
+
+    agent_job = defs.resolve_job_def(AGENT_JOB)
+    agent_run_ids: list[str] = []
+    already_done = failed = 0
+    for index, request in enumerate(run_requests, start=1):
+        on_stage(f"Running the SDR agent for surge {index} of {len(run_requests)}")
+        if instance.get_run_records(dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key}), limit=1):
+            already_done += 1
+            continue
+        result = agent_job.execute_in_process(
+            run_config=request.run_config,
+            instance=instance,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: SURGE_SENSOR},
+            raise_on_error=False,
+        )
+        agent_run_ids.append(result.run_id)
+        failed += 0 if result.success else 1
+
+    on_stage("Summarising")
+    resources = defs.get_repository_def().get_top_level_resources()
+    warehouse: DuckDBWarehouse = resources["warehouse"]
+    surgewise_config: SurgewiseConfig = resources["surgewise_config"]
+    rule = surgewise_config.surge_rules().account_intent_surge
+    with warehouse.connect() as connection:
+        ensure_audit_log(connection)
+        ensure_check_results(connection)
+        loads = [
+            SourceLoad(*row)
+            for row in connection.execute(
+                f"""
+                select source, count(*), sum(rows_loaded), sum(rows_quarantined)
+                from {LOADED_FILES_TABLE} where batch_id = ? group by source order by source
+                """,
+                [build.run_id],
+            ).fetchall()
+        ]
+        try:
+            people, accounts_profiled, clean_signals = connection.execute(
+                """
+                select
+                    (select count(*) from marts.dim_person),
+                    (select count(*) from marts.dim_account),
+                    (select count(*) from marts.fct_signals)
+                """
+            ).fetchone()
+            surges = detect_account_surges(connection, rule)
+        except duckdb.CatalogException:
+            people = accounts_profiled = clean_signals = 0
+            surges = []
+        check = connection.execute(
+            f"select passed from {CHECK_RESULTS_TABLE} order by evaluated_at desc limit 1"
+        ).fetchone()
+        audit_counts = connection.execute(
+            f"""
+            select event, coalesce(policy_verdict, ''), coalesce(outcome, ''), count(*)
+            from {AUDIT_TABLE} where list_contains(?, run_id) group by all
+            """,
+            [agent_run_ids],
+        ).fetchall()
+        (audit_rows,) = connection.execute(f"select count(*) from {AUDIT_TABLE}").fetchone()
+
+    return MainRunReport(
+        simulation=simulation,
+        build_run_id=build.run_id,
+        build_succeeded=build.success,
+        failed_steps=sorted(
+            event.step_key for event in build.all_events if event.is_step_failure and event.step_key
+        ),
+        step_seconds=_step_seconds(instance, build.run_id),
+        loads=loads,
+        people=people,
+        accounts=accounts_profiled,
+        clean_signals=clean_signals,
+        check_passed=check[0] if check else None,
+        surges=surges,
+        surge_accuracy=score_surges(surges, load_buying_windows(ground_truth_dir), rule.account_tiers),
+        agent_runs_started=len(agent_run_ids),
+        agent_runs_already_done=already_done,
+        agent_runs_failed=failed,
+        actions_proposed=sum(n for event, _, _, n in audit_counts if event == AuditEvent.PROPOSED),
+        actions_by_verdict=_tally((verdict, n) for event, verdict, _, n in audit_counts if event == AuditEvent.DECIDED),
+        actions_by_outcome=_tally((outcome, n) for event, _, outcome, n in audit_counts if event == AuditEvent.DECIDED),
+        runs_blocked=sum(n for event, _, _, n in audit_counts if event == AuditEvent.RUN_BLOCKED),
+        audit_rows=audit_rows,
+    )

@@ -1,0 +1,42 @@
+"""Where Surgewise keeps its files, taken from environment variables with local defaults.
+
+Every path a resource or dbt needs is an environment variable, so tests and deployments point the
+same code at another warehouse or landing zone. `apply_environment_defaults` fills in the embedded
+defaults (everything under `./data`) for the CLI and `dagster dev`; it never overrides a value set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DATA_DIR_ENV = "SURGEWISE_DATA_DIR"
+DUCKDB_PATH_ENV = "SURGEWISE_DUCKDB_PATH"
+LANDING_DIR_ENV = "SURGEWISE_LANDING_DIR"
+GROUND_TRUTH_DIR_ENV = "SURGEWISE_GROUND_TRUTH_DIR"
+CONFIG_DIR_ENV = "SURGEWISE_CONFIG_DIR"
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+def apply_environment_defaults() -> None:
+    """Default every Surgewise path under `$SURGEWISE_DATA_DIR` (./data) and keep tools offline."""
+    data_dir = Path(os.environ.setdefault(DATA_DIR_ENV, str(Path.cwd() / "data"))).resolve()
+    os.environ[DATA_DIR_ENV] = str(data_dir)
+    os.environ.setdefault(DUCKDB_PATH_ENV, str(data_dir / "surgewise.duckdb"))
+    os.environ.setdefault(LANDING_DIR_ENV, str(data_dir / "landing"))
+    os.environ.setdefault(GROUND_TRUTH_DIR_ENV, str(data_dir / "ground_truth"))
+    os.environ.setdefault(CONFIG_DIR_ENV, str(REPO_ROOT / "config"))
+    # No network on these machines: dbt, Dagster and Great Expectations must not phone home.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def env_path(name: str) -> Path:
+    """A path from the environment, after defaults were applied."""
+    return Path(os.environ[name])

@@ -1,0 +1,169 @@
+"""Connectors → raw: idempotent loads, quarantine with file/line/field/reason, re-delivered files."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.connectors.loader import FieldError, coerce_value, load_source
+from dagster_project.connectors.sources import SOURCES_BY_NAME, FieldSpec, FieldType
+from tests.scenario import write_csv, write_jsonl
+
+WEB = SOURCES_BY_NAME["web_events"]
+
+
+def _page_view(event_id: str, **overrides: object) -> dict:
+    row = {
+        "event_id": event_id,
+        "anonymous_id": "anon_1",
+        "occurred_at": "2026-10-01T10:00:00Z",
+        "url": "https://example.com/pricing",
+        "content_category": "pricing",
+        "user_agent": "Mozilla/5.0",
+        "session_id": "s1",
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def connection(tmp_path: Path):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        yield conn
+
+
+def test_loading_the_same_file_twice_loads_nothing_twice(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_jsonl(landing / "web_events" / "batch_20261001.jsonl", [_page_view("e1"), _page_view("e2")])
+
+    first = load_source(connection, WEB, landing, batch_id="run-1")
+    second = load_source(connection, WEB, landing, batch_id="run-2")
+
+    assert (first.files_loaded, first.rows_loaded) == (1, 2)
+    assert (second.files_loaded, second.files_skipped, second.rows_loaded) == (0, 1, 0)
+    assert connection.execute("select count(*) from raw.web_events").fetchone() == (2,)
+    assert connection.execute("select distinct _batch_id from raw.web_events").fetchall() == [("run-1",)]
+
+
+def test_new_files_are_picked_up_and_old_ones_skipped(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    write_jsonl(landing / "web_events" / "batch_20261001.jsonl", [_page_view("e1")])
+    load_source(connection, WEB, landing, batch_id="run-1")
+    write_jsonl(landing / "web_events" / "batch_20261002.jsonl", [_page_view("e2"), _page_view("e3")])
+
+    result = load_source(connection, WEB, landing, batch_id="run-2")
+
+    assert (result.files_loaded, result.files_skipped, result.rows_loaded) == (1, 1, 2)
+    assert connection.execute("select count(*) from raw.web_events").fetchone() == (3,)
+
+
+def test_bad_rows_are_quarantined_with_file_line_field_and_reason(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = landing / "web_events" / "batch_20261001.jsonl"
+    write_jsonl(
+        path,
+        [
+            _page_view("good", utm_source="newsletter"),
+            _page_view("no-time", occurred_at=None),
+            _page_view("bad-time", occurred_at="yesterday"),
+            _page_view("bad-category", content_category="podcast"),
+        ],
+    )
+    with path.open("a") as handle:
+        handle.write('{"event_id": "broken", \n')
+
+    result = load_source(connection, WEB, landing, batch_id="run-1")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 4)
+    quarantined = connection.execute(
+        "select source, source_file, source_line, field, reason, raw_payload from raw.quarantine order by source_line"
+    ).fetchall()
+    assert [(row[2], row[3]) for row in quarantined] == [
+        (2, "occurred_at"),
+        (3, "occurred_at"),
+        (4, "content_category"),
+        (5, "<row>"),
+    ]
+    assert all(row[0] == "web_events" and row[1] == "web_events/batch_20261001.jsonl" for row in quarantined)
+    assert quarantined[0][4] == "occurred_at: missing required field"
+    assert "'yesterday' is not a valid timestamp" in quarantined[1][4]
+    assert "'podcast' is not one of" in quarantined[2][4]
+    assert quarantined[3][4].startswith("invalid JSON")
+    assert json.loads(quarantined[1][5])["event_id"] == "bad-time"
+    # Unknown fields are kept, not dropped.
+    assert connection.execute("select _extra ->> 'utm_source' from raw.web_events").fetchone() == ("newsletter",)
+
+
+def test_a_redelivered_file_replaces_its_earlier_rows(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = landing / "web_events" / "batch_20261001.jsonl"
+    write_jsonl(path, [_page_view("e1"), _page_view("e2", occurred_at="nonsense")])
+    load_source(connection, WEB, landing, batch_id="run-1")
+
+    write_jsonl(path, [_page_view("e1"), _page_view("e2")])
+    result = load_source(connection, WEB, landing, batch_id="run-2")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    assert connection.execute("select count(*) from raw.web_events").fetchone() == (2,)
+    assert connection.execute("select count(*) from raw.quarantine").fetchone() == (0,)
+
+
+def test_csv_rows_with_wrong_types_or_columns_are_quarantined(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    accounts = SOURCES_BY_NAME["crm_accounts"]
+    good = {
+        "account_id": "acc_1",
+        "name": "Acme",
+        "domain": "acme.example",
+        "industry": "saas",
+        "employee_count": "120",
+        "tier": "1",
+        "country": "US",
+        "updated_at": "2026-10-01T00:00:00Z",
+    }
+    path = landing / "crm_accounts" / "batch_20261001.csv"
+    write_csv(path, "crm_accounts", [good, {**good, "account_id": "acc_2", "employee_count": "n/a", "tier": "7"}])
+    with path.open("a") as handle:
+        handle.write("acc_3,too,few\n")
+
+    result = load_source(connection, accounts, landing, batch_id="run-1")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    rows = connection.execute("select source_line, field, reason from raw.quarantine order by source_line").fetchall()
+    assert rows[0][:2] == (3, "employee_count,tier")
+    assert rows[1] == (4, "<row>", "expected 8 columns, found 3")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (FieldSpec("n", FieldType.INTEGER), "42", 42),
+        (FieldSpec("n", FieldType.INTEGER), 42.0, 42),
+        (FieldSpec("x", FieldType.DECIMAL), "12.5", 12.5),
+        (FieldSpec("t", FieldType.TIMESTAMP), "2026-10-01T12:00:00+02:00", datetime(2026, 10, 1, 10, 0)),
+        (FieldSpec("d", FieldType.DATE), "2026-10-01", date(2026, 10, 1)),
+        (FieldSpec("o", FieldType.TEXT, required=False), "", None),
+    ],
+)
+def test_values_are_coerced_to_the_contract_type(field: FieldSpec, value: object, expected: object) -> None:
+    assert coerce_value(field, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (FieldSpec("n", FieldType.INTEGER), "4.5"),
+        (FieldSpec("n", FieldType.INTEGER), True),
+        (FieldSpec("n", FieldType.INTEGER), 4.5),
+        (FieldSpec("x", FieldType.DECIMAL), "n/a"),
+        (FieldSpec("t", FieldType.TEXT), {"nested": 1}),
+        (FieldSpec("t", FieldType.TEXT), "  "),
+    ],
+)
+def test_values_that_do_not_fit_raise_a_field_error(field: FieldSpec, value: object) -> None:
+    with pytest.raises(FieldError):
+        coerce_value(field, value)
