@@ -49,6 +49,7 @@ def respond_to_surge(
     """Answer one account surge: the SDR specialist proposes, governance decides, the adapter executes."""
     audit.ensure_audit_log(connection)
     ensure_suppression_list(connection)
+    adapter = SandboxSalesEngagementAdapter(connection)
     specialist = SdrSequenceAgent()
     response = SurgeResponse(surge=surge)
     agent = registry.get(specialist.agent_id)
@@ -69,7 +70,6 @@ def respond_to_surge(
         return response
 
     people = {person.person_id: person for person in engaged_people(connection, surge, rule.content_categories, surge.detected_on)}
-    adapter = SandboxSalesEngagementAdapter(connection)
     for action in specialist.propose(surge, list(people.values())):
         audit.append(
             connection,

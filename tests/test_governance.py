@@ -61,7 +61,7 @@ def test_the_shipped_config_files_load() -> None:
 def test_a_bad_agent_entry_names_the_file_the_agent_and_the_field(tmp_path: Path) -> None:
     shutil.copytree(CONFIG_DIR, tmp_path, dirs_exist_ok=True)
     agents_file = tmp_path / "agents.yaml"
-    agents_file.write_text(agents_file.read_text().replace("owner: Dana Reyes (RevOps)\n", ""))
+    agents_file.write_text(agents_file.read_text().replace("    owner: Dana Reyes (RevOps)\n", ""))
 
     with pytest.raises(ConfigError) as error:
         load_agent_registry(tmp_path)

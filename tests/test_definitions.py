@@ -1,0 +1,49 @@
+"""The whole code location loads, as `dg check defs` and `make ui` would load it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+def _upstream(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    frontier = [key]
+    while frontier:
+        for parent in graph.get(frontier.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return seen
+
+
+def test_definitions_load_and_validate(definitions: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(definitions)
+
+
+def test_the_asset_graph_runs_from_connectors_through_dbt_to_the_agents(definitions: dg.Definitions) -> None:
+    graph = definitions.get_repository_def().asset_graph
+    agent = dg.AssetKey(["sdr_sequence_enrolments"])
+    upstream = _upstream(graph, agent)
+
+    assert {dg.AssetKey(["dim_person"]), dg.AssetKey(["fct_signals"]), dg.AssetKey(["stg_web__page_views"])} <= upstream
+    assert dg.AssetKey(["raw", "web_events"]) in upstream
+    assert graph.get(dg.AssetKey(["raw", "web_events"])).group_name == "ingest"
+    assert graph.get(dg.AssetKey(["dim_person"])).group_name == "marts"
+    assert graph.get(agent).group_name == "agents"
+
+
+def test_data_checks_gate_the_profile(definitions: dg.Definitions) -> None:
+    graph = definitions.get_repository_def().asset_graph
+    check_key = dg.AssetCheckKey(dg.AssetKey(["dim_person"]), "dim_person_expectations")
+    assert check_key in graph.asset_check_keys
+    assert graph.get_check_spec(check_key).blocking
+    dbt_tests = [key for key in graph.asset_check_keys if key.name.startswith(("unique_", "not_null_"))]
+    assert dbt_tests, "dbt tests should appear as asset checks"
+
+
+def test_sensor_and_jobs_are_defined(definitions: dg.Definitions) -> None:
+    sensor = definitions.resolve_sensor_def("account_intent_surge")
+    assert sensor.job_name == "account_surge_agent_job"
+    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+    build = definitions.resolve_job_def("surgewise_build_job")
+    assert "sdr_sequence_enrolments" not in {node.name for node in build.graph.node_defs}

@@ -1,0 +1,52 @@
+"""`surgewise run` from an empty data directory, and again on the same landing zone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from dagster_project.main_run import run_main_job
+from tests.conftest import SurgewiseEnv
+
+
+def _run(definitions: dg.Definitions, instance: dg.DagsterInstance, env: SurgewiseEnv):
+    return run_main_job(
+        definitions,
+        instance,
+        landing_dir=env.landing_dir,
+        ground_truth_dir=env.ground_truth_dir,
+        seed=7,
+        accounts=60,
+        days=21,
+        start_date=date(2026, 10, 1),
+    )
+
+
+def test_the_main_job_runs_end_to_end_and_is_idempotent(
+    surgewise_env: SurgewiseEnv, definitions: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    assert not surgewise_env.data_dir.exists()
+
+    first = _run(definitions, instance, surgewise_env)
+
+    assert first.build_succeeded, first.failed_steps
+    assert first.check_passed is True
+    loaded = {load.source: load for load in first.loads}
+    assert set(loaded) == set(first.simulation.rows_written)
+    assert sum(load.rows_quarantined for load in first.loads) == first.simulation.malformed_rows
+    assert first.people > 0 and first.accounts == 60 and first.clean_signals > 0
+    assert first.surges, "the simulated market should contain at least one tier-1 surge"
+    assert first.surge_accuracy.surges_in_true_window >= 1
+    assert first.agent_runs_started == len(first.surges) and first.agent_runs_failed == 0
+    assert first.actions_proposed >= 3 * len(first.surges)
+    assert first.actions_by_verdict.get("allowed", 0) >= 1
+    assert first.audit_rows == 2 * first.actions_proposed
+
+    second = _run(definitions, instance, surgewise_env)
+
+    assert second.build_succeeded
+    assert all(load.rows_loaded == 0 for load in second.loads)
+    assert second.agent_runs_started == 0
+    assert second.agent_runs_already_done == len(first.surges)
+    assert second.audit_rows == first.audit_rows
