@@ -108,7 +108,9 @@ def run_main_job(
 
     on_stage("Evaluating the account_intent_surge sensor")
     sensor = defs.resolve_sensor_def(SURGE_SENSOR)
-    sensor_result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    sensor_result = sensor(dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=defs.get_repository_def().get_top_level_resources()
+        ))
     run_requests = sensor_result.run_requests if isinstance(sensor_result, dg.SensorResult) else []
 
     agent_job = defs.resolve_job_def(AGENT_JOB)

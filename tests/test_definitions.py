@@ -25,16 +25,16 @@ def test_the_asset_graph_runs_from_connectors_through_dbt_to_the_agents(definiti
     agent = dg.AssetKey(["sdr_sequence_enrolments"])
     upstream = _upstream(graph, agent)
 
-    assert {dg.AssetKey(["dim_person"]), dg.AssetKey(["fct_signals"]), dg.AssetKey(["stg_web__page_views"])} <= upstream
+    assert {dg.AssetKey(["marts", "dim_person"]), dg.AssetKey(["marts", "fct_signals"]), dg.AssetKey(["staging", "stg_web__page_views"])} <= upstream
     assert dg.AssetKey(["raw", "web_events"]) in upstream
     assert graph.get(dg.AssetKey(["raw", "web_events"])).group_name == "ingest"
-    assert graph.get(dg.AssetKey(["dim_person"])).group_name == "marts"
+    assert graph.get(dg.AssetKey(["marts", "dim_person"])).group_name == "marts"
     assert graph.get(agent).group_name == "agents"
 
 
 def test_data_checks_gate_the_profile(definitions: dg.Definitions) -> None:
     graph = definitions.get_repository_def().asset_graph
-    check_key = dg.AssetCheckKey(dg.AssetKey(["dim_person"]), "dim_person_expectations")
+    check_key = dg.AssetCheckKey(dg.AssetKey(["marts", "dim_person"]), "dim_person_expectations")
     assert check_key in graph.asset_check_keys
     assert graph.get_check_spec(check_key).blocking
     dbt_tests = [key for key in graph.asset_check_keys if key.name.startswith(("unique_", "not_null_"))]

@@ -53,7 +53,11 @@ def _query(env: SurgewiseEnv, sql: str, params: list | None = None) -> list[tupl
 
 def _surge_requests(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     sensor = definitions.resolve_sensor_def("account_intent_surge")
-    result = sensor(dg.build_sensor_context(instance=instance, definitions=definitions))
+    result = sensor(dg.build_sensor_context(
+            instance=instance,
+            definitions=definitions,
+            resources=definitions.get_repository_def().get_top_level_resources(),
+        ))
     return result.run_requests if isinstance(result, dg.SensorResult) else []
 
 
@@ -163,7 +167,7 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
             {
                 "contact_id": "con_broken",
                 "account_id": "acc_surge",
-                "email": "broken-address-at-surge",
+                "email": "broken.contact@localhost",
                 "first_name": "Bad",
                 "last_name": "Data",
                 "job_title": "Analyst",

@@ -1,5 +1,8 @@
 """Binds the resources every asset, check and sensor asks for, from environment variables."""
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -15,7 +18,10 @@ def resources() -> dg.Definitions:
             "warehouse": DuckDBWarehouse(path=dg.EnvVar(DUCKDB_PATH_ENV)),
             "landing_zone": LandingZone(path=dg.EnvVar(LANDING_DIR_ENV)),
             "surgewise_config": SurgewiseConfig(config_dir=dg.EnvVar(CONFIG_DIR_ENV)),
-            "dbt": DbtCliResource(project_dir=surgewise_dbt_project),
+            # dbt installed beside this interpreter, so an un-activated venv still finds it.
+            "dbt": DbtCliResource(
+                project_dir=surgewise_dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
+            ),
         },
         # Every writing step shares one DuckDB file: run them one after another in one process.
         executor=dg.in_process_executor,

@@ -20,7 +20,7 @@ class AccountSurgeConfig(dg.Config):
 @dg.asset(
     group_name="agents",
     kinds={"python", "duckdb"},
-    deps=[dg.AssetKey(["dim_person"]), dg.AssetKey(["dim_account"]), dg.AssetKey(["fct_signals"])],
+    deps=[dg.AssetKey(["marts", "dim_person"]), dg.AssetKey(["marts", "dim_account"]), dg.AssetKey(["marts", "fct_signals"])],
     description=(
         "SDR sequence enrolments proposed for the people behind an account intent surge, each decided by "
         "governance, executed through the sandbox sales-engagement adapter and written to the audit log."

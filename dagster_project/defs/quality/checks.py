@@ -11,7 +11,7 @@ from dagster_project.settings import EXPECTATIONS_DIR
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["dim_person"]),
+    asset=dg.AssetKey(["marts", "dim_person"]),
     blocking=True,
     description=(
         "The unified profile passes the expectations/dim_person.json suite (keys, emails, consent values, "
@@ -32,7 +32,7 @@ def dim_person_expectations(context: dg.AssetCheckExecutionContext, warehouse: D
                 passed=result.success,
                 evaluated_at=datetime.now(UTC).replace(tzinfo=None),
                 failures=failures,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
             ),
         )
     return dg.AssetCheckResult(

@@ -4,7 +4,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from dagster_project.defs.transform.project import surgewise_dbt_project
 
@@ -25,7 +25,10 @@ class SurgewiseDbtTranslator(DagsterDbtTranslator):
 @dbt_assets(
     manifest=surgewise_dbt_project.manifest_path,
     project=surgewise_dbt_project,
-    dagster_dbt_translator=SurgewiseDbtTranslator(),
+    # Source tests (keys of the raw tables) become checks on the ingest assets.
+    dagster_dbt_translator=SurgewiseDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    ),
     # A sensor's short read of the warehouse can hold DuckDB's lock the moment dbt starts.
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
 )

@@ -119,7 +119,7 @@ non_crm_emails as (
     left join contacts
         on email_sightings.email = contacts.email
     where contacts.contact_id is null
-    group by 1, 2, 3
+    group by email_sightings.email
 
 ),
 
@@ -180,7 +180,12 @@ final as (
         to_identity_value,
         min(observed_at) as observed_at
     from observations
-    group by 1, 2, 3, 4, 5, 6
+    group by
+        edge_rule,
+        from_identity_type,
+        from_identity_value,
+        to_identity_type,
+        to_identity_value
 
 )
 

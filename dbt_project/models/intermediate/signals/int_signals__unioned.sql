@@ -150,44 +150,47 @@ form_fill_signals as (
 
 ),
 
+-- sends, bounces and unsubscribes are not engagement; a click's link path drives its category
+email_engagement as (
+
+    select
+        *,
+        -- the link without scheme, host, query string and fragment
+        regexp_extract(url, '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)', 1) as url_path
+    from email_events
+    where event_type in ('open', 'click')
+
+),
+
 email_signals as (
 
     select
         'email_events' as source_table,
-        email_events.email_event_id as source_event_id,
+        email_engagement.email_event_id as source_event_id,
         'email' as signal_source,
-        'email_' || email_events.event_type as signal_type,
+        'email_' || email_engagement.event_type as signal_type,
         case
-            when email_events.event_type != 'click' then null
-            -- the path of the clicked link: scheme and host, query string and fragment removed
-            when
-                regexp_extract(email_events.url, '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)', 1)
-                like '%/pricing%'
-                then 'pricing'
-            when
-                regexp_extract(email_events.url, '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)', 1)
-                like '%/compare%'
-                then 'comparison'
+            when email_engagement.event_type != 'click' then null
+            when email_engagement.url_path like '%/pricing%' then 'pricing'
+            when email_engagement.url_path like '%/compare%' then 'comparison'
         end as content_category,
         cast(null as varchar) as intent_topic,
-        email_events.occurred_at,
-        email_events.anonymous_id,
+        email_engagement.occurred_at,
+        email_engagement.anonymous_id,
         email_identities.person_id,
         email_identities.account_id,
         false as is_bot,
         1.0 as source_fidelity,
-        case email_events.event_type
+        case email_engagement.event_type
             when 'click' then 0.6
             when 'open' then 0.2
         end as content_weight,
-        email_events._loaded_at,
-        email_events._source_file,
-        email_events._source_line
-    from email_events
+        email_engagement._loaded_at,
+        email_engagement._source_file,
+        email_engagement._source_line
+    from email_engagement
     left join email_identities
-        on email_events.email = email_identities.identity_value
-    -- sends, bounces and unsubscribes are not engagement
-    where email_events.event_type in ('open', 'click')
+        on email_engagement.email = email_identities.identity_value
 
 ),
 

@@ -27,7 +27,7 @@ daily as (
         ) as third_party_score_max
     from signals
     where account_id is not null
-    group by 1, 2
+    group by account_id, cast(occurred_at as date)
 
 ),
 
