@@ -24,7 +24,7 @@ $(INSTALLED): pyproject.toml
 
 # dagster-dbt loads the manifest; parse it at install time, never at import time.
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
-	$(BIN)/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+	$(BIN)/dbt parse --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project --quiet
 	touch $@
 
 install: $(INSTALLED) $(MANIFEST)

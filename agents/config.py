@@ -36,8 +36,7 @@ class AgentDefinition(_Strict):
 
     def may_propose(self, action_type: str, channel: str) -> bool:
         return any(
-            allowed.action_type == action_type and channel in allowed.channels
-            for allowed in self.allowed_actions
+            allowed.action_type == action_type and channel in allowed.channels for allowed in self.allowed_actions
         )
 
 

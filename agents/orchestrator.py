@@ -69,11 +69,20 @@ def respond_to_surge(
         )
         return response
 
-    people = {person.person_id: person for person in engaged_people(connection, surge, rule.content_categories, surge.detected_on)}
+    people = {
+        person.person_id: person
+        for person in engaged_people(connection, surge, rule.content_categories, surge.detected_on)
+    }
     for action in specialist.propose(surge, list(people.values())):
         audit.append(
             connection,
-            audit.AuditEntry(recorded_at=now, run_id=run_id, agent_id=action.agent_id, event=audit.AuditEvent.PROPOSED, action=action),
+            audit.AuditEntry(
+                recorded_at=now,
+                run_id=run_id,
+                agent_id=action.agent_id,
+                event=audit.AuditEvent.PROPOSED,
+                action=action,
+            ),
         )
         if audit.was_executed(connection, action.action_id):
             outcome = ExecutionOutcome.ALREADY_EXECUTED.value
@@ -98,7 +107,10 @@ def respond_to_surge(
             consent_status=person.consent_status if person else "unknown",
             is_suppressed=bool(person and is_suppressed(connection, person.email)),
             recent_actions_on_channel=audit.executed_actions_since(
-                connection, action.person_id or "", action.channel, now - timedelta(days=cap.window_days if cap else 0)
+                connection,
+                action.person_id or "",
+                action.channel,
+                now - timedelta(days=cap.window_days if cap else 0),
             ),
         )
         decision = decide(action, context, registry, policies)
@@ -122,4 +134,3 @@ def respond_to_surge(
         )
         response.actions.append(ActionRecord(action=action, decision=decision, outcome=outcome))
     return response
-

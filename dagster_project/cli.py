@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from dagster_project.settings import (
@@ -47,7 +54,9 @@ def main() -> None:
 
 
 @app.command("simulate")
-def simulate_command(seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, start_date: StartDate = "2026-10-01") -> None:
+def simulate_command(
+    seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, start_date: StartDate = "2026-10-01"
+) -> None:
     """Write a seeded synthetic B2B market into the landing zone (ground truth kept apart)."""
     from dagster_project.simulator import simulate
 
@@ -76,7 +85,9 @@ def simulate_command(seed: Seed = 42, accounts: Accounts = 200, days: Days = 45,
 
 
 @app.command("run")
-def run_command(seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, start_date: StartDate = "2026-10-01") -> None:
+def run_command(
+    seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, start_date: StartDate = "2026-10-01"
+) -> None:
     """Simulate → load → dbt → data checks → surge sensor → governed SDR agent → audit, then summarise."""
     import dagster as dg
 
@@ -87,8 +98,12 @@ def run_command(seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, star
     with (
         dg.DagsterInstance.get() as instance,
         Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         ) as progress,
     ):
         stage = progress.add_task("Starting", total=None)
@@ -122,6 +137,8 @@ def _print_report(report: MainRunReport) -> None:
     if not report.loads:
         loads.add_row("(no new landing files)", "0", "0", "0")
     console.print(loads)
+    for source_file, line, field, reason in report.quarantine_examples:
+        console.print(f"  quarantined {source_file} line {line}, field {field}: {reason}", highlight=False)
 
     steps = Table("step", "seconds", title=f"Build run {report.build_run_id[:8]}")
     for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):

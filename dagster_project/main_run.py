@@ -15,19 +15,23 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from agents.config import load_surge_rules
 from agents.gates import CHECK_RESULTS_TABLE, ensure_check_results
 from agents.governance.audit import AUDIT_TABLE, AuditEvent, ensure_audit_log
 from agents.surge import AccountSurge, detect_account_surges
-from dagster_project.connectors.loader import LOADED_FILES_TABLE
+from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.evaluation import SurgeAccuracy, load_buying_windows, score_surges
-from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, env_path
 from dagster_project.simulator import SimulationSummary, simulate
+from dagster_project.warehouse import open_warehouse
 
 BUILD_JOB = "surgewise_build_job"
 AGENT_JOB = "account_surge_agent_job"
 SURGE_SENSOR = "account_intent_surge"
 RUN_KEY_TAG = "dagster/run_key"
 SENSOR_NAME_TAG = "dagster/sensor_name"
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+"""The summary says what happened; Dagster's step-by-step log stays in the run (and the UI)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class MainRunReport:
     failed_steps: list[str]
     step_seconds: dict[str, float]
     loads: list[SourceLoad]
+    quarantine_examples: list[tuple[str, int, str, str]]
     people: int
     accounts: int
     clean_signals: int
@@ -100,17 +105,27 @@ def run_main_job(
 ) -> MainRunReport:
     on_stage("Simulating the market into the landing zone")
     simulation = simulate(
-        landing_dir, ground_truth_dir, seed=seed, accounts=accounts, days=days, start_date=start_date, on_day=on_day
+        landing_dir,
+        ground_truth_dir,
+        seed=seed,
+        accounts=accounts,
+        days=days,
+        start_date=start_date,
+        on_day=on_day,
     )
 
     on_stage("Loading connectors, building dbt models, running data checks")
-    build = defs.resolve_job_def(BUILD_JOB).execute_in_process(instance=instance, raise_on_error=False)
+    build = defs.resolve_job_def(BUILD_JOB).execute_in_process(
+        run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False
+    )
 
     on_stage("Evaluating the account_intent_surge sensor")
     sensor = defs.resolve_sensor_def(SURGE_SENSOR)
-    sensor_result = sensor(dg.build_sensor_context(
+    sensor_result = sensor(
+        dg.build_sensor_context(
             instance=instance, definitions=defs, resources=defs.get_repository_def().get_top_level_resources()
-        ))
+        )
+    )
     run_requests = sensor_result.run_requests if isinstance(sensor_result, dg.SensorResult) else []
 
     agent_job = defs.resolve_job_def(AGENT_JOB)
@@ -122,7 +137,7 @@ def run_main_job(
             already_done += 1
             continue
         result = agent_job.execute_in_process(
-            run_config=request.run_config,
+            run_config={**request.run_config, **QUIET_CONSOLE},
             instance=instance,
             tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: SURGE_SENSOR},
             raise_on_error=False,
@@ -131,11 +146,8 @@ def run_main_job(
         failed += 0 if result.success else 1
 
     on_stage("Summarising")
-    resources = defs.get_repository_def().get_top_level_resources()
-    warehouse: DuckDBWarehouse = resources["warehouse"]
-    surgewise_config: SurgewiseConfig = resources["surgewise_config"]
-    rule = surgewise_config.surge_rules().account_intent_surge
-    with warehouse.connect() as connection:
+    rule = load_surge_rules(env_path(CONFIG_DIR_ENV)).account_intent_surge
+    with open_warehouse(env_path(DUCKDB_PATH_ENV)) as connection:
         ensure_audit_log(connection)
         ensure_check_results(connection)
         loads = [
@@ -148,6 +160,13 @@ def run_main_job(
                 [build.run_id],
             ).fetchall()
         ]
+        quarantine_examples = connection.execute(
+            f"""
+            select source_file, source_line, field, reason from {QUARANTINE_TABLE}
+            where batch_id = ? order by source_file, source_line limit 5
+            """,
+            [build.run_id],
+        ).fetchall()
         try:
             people, accounts_profiled, clean_signals = connection.execute(
                 """
@@ -177,11 +196,10 @@ def run_main_job(
         simulation=simulation,
         build_run_id=build.run_id,
         build_succeeded=build.success,
-        failed_steps=sorted(
-            event.step_key for event in build.all_events if event.is_step_failure and event.step_key
-        ),
+        failed_steps=sorted(event.step_key for event in build.all_events if event.is_step_failure and event.step_key),
         step_seconds=_step_seconds(instance, build.run_id),
         loads=loads,
+        quarantine_examples=quarantine_examples,
         people=people,
         accounts=accounts_profiled,
         clean_signals=clean_signals,

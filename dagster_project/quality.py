@@ -79,6 +79,4 @@ def validate_dataframe(suite_path: Path, dataframe: pd.DataFrame) -> SuiteResult
         )
         for item in result.results
     )
-    return SuiteResult(
-        suite_name=suite.name, success=bool(result.success), evaluated=len(outcomes), outcomes=outcomes
-    )
+    return SuiteResult(suite_name=suite.name, success=bool(result.success), evaluated=len(outcomes), outcomes=outcomes)

@@ -9,7 +9,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from agents.config import AgentRegistry, PolicySet, SurgeRules, load_agent_registry, load_policies, load_surge_rules
+from agents.config import (
+    AgentRegistry,
+    PolicySet,
+    SurgeRules,
+    load_agent_registry,
+    load_policies,
+    load_surge_rules,
+)
 from dagster_project.warehouse import open_warehouse
 
 

@@ -25,7 +25,11 @@ def test_the_asset_graph_runs_from_connectors_through_dbt_to_the_agents(definiti
     agent = dg.AssetKey(["sdr_sequence_enrolments"])
     upstream = _upstream(graph, agent)
 
-    assert {dg.AssetKey(["marts", "dim_person"]), dg.AssetKey(["marts", "fct_signals"]), dg.AssetKey(["staging", "stg_web__page_views"])} <= upstream
+    assert {
+        dg.AssetKey(["marts", "dim_person"]),
+        dg.AssetKey(["marts", "fct_signals"]),
+        dg.AssetKey(["staging", "stg_web__page_views"]),
+    } <= upstream
     assert dg.AssetKey(["raw", "web_events"]) in upstream
     assert graph.get(dg.AssetKey(["raw", "web_events"])).group_name == "ingest"
     assert graph.get(dg.AssetKey(["marts", "dim_person"])).group_name == "marts"

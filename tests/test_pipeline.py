@@ -53,11 +53,13 @@ def _query(env: SurgewiseEnv, sql: str, params: list | None = None) -> list[tupl
 
 def _surge_requests(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     sensor = definitions.resolve_sensor_def("account_intent_surge")
-    result = sensor(dg.build_sensor_context(
+    result = sensor(
+        dg.build_sensor_context(
             instance=instance,
             definitions=definitions,
             resources=definitions.get_repository_def().get_top_level_resources(),
-        ))
+        )
+    )
     return result.run_requests if isinstance(result, dg.SensorResult) else []
 
 

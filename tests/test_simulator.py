@@ -51,9 +51,7 @@ def _valid_value(spec: FieldSpec, value: object) -> bool:
         return False
     try:
         if spec.type is FieldType.TIMESTAMP:
-            return (
-                bool(TIMESTAMP.fullmatch(text)) and datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ") is not None
-            )
+            return bool(TIMESTAMP.fullmatch(text)) and datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ") is not None
         if spec.type is FieldType.DATE:
             return bool(ISO_DATE.fullmatch(text)) and date.fromisoformat(text) is not None
         if spec.type is FieldType.INTEGER:
@@ -66,9 +64,7 @@ def _valid_value(spec: FieldSpec, value: object) -> bool:
 
 
 def _is_clean(spec: SourceSpec, record: Record) -> bool:
-    return isinstance(record, dict) and all(
-        _valid_value(field, record.get(field.name)) for field in spec.fields
-    )
+    return isinstance(record, dict) and all(_valid_value(field, record.get(field.name)) for field in spec.fields)
 
 
 def _batches(landing: Path, spec: SourceSpec) -> Iterator[tuple[str, list[Record]]]:
@@ -172,9 +168,7 @@ def test_ground_truth_lives_outside_the_landing_zone_and_matches_the_crm(
     assert len(contacts) == summary.contacts
 
     first_batch = date(2026, 10, 1).isoformat()
-    snapshot = {
-        row["account_id"]: row for batch, row in _clean_rows(landing, "crm_accounts") if batch == first_batch
-    }
+    snapshot = {row["account_id"]: row for batch, row in _clean_rows(landing, "crm_accounts") if batch == first_batch}
     crm_contacts = {row["contact_id"] for _, row in _clean_rows(landing, "crm_contacts")}
     for window in windows["buying_windows"]:
         assert snapshot[window["account_id"]]["domain"] == window["domain"]
@@ -198,18 +192,14 @@ def test_buying_groups_research_pricing_on_several_days_within_their_window(
         for contact in json.loads((truth / "contacts.json").read_text())
         for cookie in contact["anonymous_ids"]
     }
-    research: defaultdict[str, set[str]] = defaultdict(
-        set
-    )  # contact id -> days with pricing/comparison views
+    research: defaultdict[str, set[str]] = defaultdict(set)  # contact id -> days with pricing/comparison views
     for _, row in _clean_rows(landing, "web_events"):
         if row["content_category"] in ("pricing", "comparison") and row["anonymous_id"] in contact_by_cookie:
             research[contact_by_cookie[str(row["anonymous_id"])]].add(str(row["occurred_at"])[:10])
     assert any(window["tier"] == 1 for window in windows)
     for window in windows:
         in_window = {
-            contact_id: {
-                day for day in research[contact_id] if window["window_start"] <= day <= window["window_end"]
-            }
+            contact_id: {day for day in research[contact_id] if window["window_start"] <= day <= window["window_end"]}
             for contact_id in window["buying_group_contact_ids"]
         }
         researchers = [contact_id for contact_id, days in in_window.items() if days]
@@ -271,9 +261,7 @@ def test_email_opens_cluster_around_each_contacts_preferred_local_hour(
     for _, row in _clean_rows(landing, "email_events"):
         if row["event_type"] == "open":
             contact = contacts[str(row["email"])]
-            utc = datetime.strptime(str(row["occurred_at"]), "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=ZoneInfo("UTC")
-            )
+            utc = datetime.strptime(str(row["occurred_at"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=ZoneInfo("UTC"))
             local_hour = utc.astimezone(ZoneInfo(contact["timezone"])).hour
             near += (local_hour - contact["preferred_local_hour"]) % 24 in (0, 1, 23)
             total += 1

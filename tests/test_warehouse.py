@@ -35,9 +35,11 @@ def test_a_second_writer_gets_a_clear_error_and_the_file_stays_intact(tmp_path: 
     path = tmp_path / "warehouse.duckdb"
     holder = _hold_lock(path, seconds=5)
     try:
-        with pytest.raises(WarehouseBusyError, match=r"warehouse .*warehouse\.duckdb is locked by another process"):
-            with open_warehouse(path, lock_timeout_seconds=0.5):
-                pass
+        with (
+            pytest.raises(WarehouseBusyError, match=r"warehouse .*warehouse\.duckdb is locked by another process"),
+            open_warehouse(path, lock_timeout_seconds=0.5),
+        ):
+            pass
     finally:
         holder.wait(timeout=30)
     with duckdb.connect(str(path)) as connection:

@@ -64,7 +64,9 @@ def append(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) -> None:
     """Append one entry. The log is only ever inserted into; nothing here updates or deletes."""
     action = entry.action
     rules = (
-        json.dumps([{"rule_id": r.rule_id, "verdict": r.verdict.value, "reason": r.reason} for r in entry.decision.rules])
+        json.dumps(
+            [{"rule_id": r.rule_id, "verdict": r.verdict.value, "reason": r.reason} for r in entry.decision.rules]
+        )
         if entry.decision
         else None
     )
@@ -94,9 +96,7 @@ def append(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) -> None:
     )
 
 
-def executed_actions_since(
-    connection: duckdb.DuckDBPyConnection, person_id: str, channel: str, since: datetime
-) -> int:
+def executed_actions_since(connection: duckdb.DuckDBPyConnection, person_id: str, channel: str, since: datetime) -> int:
     """How many actions on a channel were executed for a person since a time (for frequency caps)."""
     row = connection.execute(
         f"""

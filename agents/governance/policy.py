@@ -109,8 +109,7 @@ def _frequency_cap(action: ProposedAction, context: ActionContext, policies: Pol
         return RuleResult(
             rule_id,
             Verdict.DENIED,
-            f"{context.recent_actions_on_channel} of {cap.max_actions} actions already used in "
-            f"{cap.window_days} days",
+            f"{context.recent_actions_on_channel} of {cap.max_actions} actions already used in {cap.window_days} days",
         )
     return RuleResult(
         rule_id,

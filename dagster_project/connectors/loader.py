@@ -251,7 +251,16 @@ def _insert_quarantine(
         connection.executemany(
             f"insert into {QUARANTINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (spec.name, source_file, row.line, row.field, row.reason, row.raw_payload, batch_id, loaded_at)
+                (
+                    spec.name,
+                    source_file,
+                    row.line,
+                    row.field,
+                    row.reason,
+                    row.raw_payload,
+                    batch_id,
+                    loaded_at,
+                )
                 for row in rows
             ],
         )

@@ -155,9 +155,7 @@ class LandingZone:
             rows = activity.rows[spec.name]
             order_field = _order_field(spec)
             # Every source gets at least one malformed row, in its first non-empty batch if chance did not.
-            forced = (
-                -1 if spec.name in self._corrupted_sources or not rows else self._rng.randrange(len(rows))
-            )
+            forced = -1 if spec.name in self._corrupted_sources or not rows else self._rng.randrange(len(rows))
             for index, row in enumerate(rows):
                 sort_key = (str(row[order_field]), str(row[spec.key]))
                 if index == forced or self._rng.random() < MALFORMED_RATE:
@@ -181,23 +179,15 @@ class LandingZone:
         self._pending[source, batch].append((sort_key, line))
         self.late_rows += batch > day
         if rng.random() < DUPLICATE_RATE:
-            copy_batch = (
-                batch + 1 if rng.random() < DUPLICATE_IN_NEXT_BATCH and batch + 1 < self._days else batch
-            )
+            copy_batch = batch + 1 if rng.random() < DUPLICATE_IN_NEXT_BATCH and batch + 1 < self._days else batch
             self._pending[source, copy_batch].append((sort_key, line))
             self.duplicate_rows += 1
             self.late_rows += copy_batch > day
 
     def _write_batch(self, spec: SourceSpec, day: int) -> None:
         lines = sorted(self._pending.pop((spec.name, day), []), key=itemgetter(0))
-        header = (
-            self._csv_line([field.name for field in spec.fields]) if spec.format is FileFormat.CSV else ""
-        )
-        path = (
-            self.landing_dir
-            / spec.name
-            / f"batch_{self._clock.date(day).replace('-', '')}.{spec.format.value}"
-        )
+        header = self._csv_line([field.name for field in spec.fields]) if spec.format is FileFormat.CSV else ""
+        path = self.landing_dir / spec.name / f"batch_{self._clock.date(day).replace('-', '')}.{spec.format.value}"
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, header + "".join(line for _, line in lines))
         self.files_written += 1

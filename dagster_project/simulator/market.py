@@ -91,9 +91,7 @@ NAME_PREFIXES = (
 COMMERCIAL_TLDS = ("com", "io", "co", "net")
 NONPROFIT_INDUSTRIES = ("education", "public_sector")
 
-COUNTRY_MIX = Mix.of(
-    {"US": 45, "GB": 10, "DE": 8, "CA": 7, "FR": 5, "NL": 5, "AU": 6, "IN": 6, "SG": 4, "BR": 4}
-)
+COUNTRY_MIX = Mix.of({"US": 45, "GB": 10, "DE": 8, "CA": 7, "FR": 5, "NL": 5, "AU": 6, "IN": 6, "SG": 4, "BR": 4})
 COUNTRY_TIMEZONES: dict[str, tuple[str, ...]] = {
     "US": ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
     "CA": ("America/Toronto", "America/Vancouver"),
@@ -556,9 +554,7 @@ def build_market(*, seed: int, accounts: int, days: int, start_date: date) -> Ma
     domains: set[str] = set()
     account_list = [_build_account(rng, index, domains) for index in range(1, accounts + 1)]
     contacts_by_account = _build_contacts(rng, account_list)
-    contacts = tuple(
-        contact for account in account_list for contact in contacts_by_account[account.account_id]
-    )
+    contacts = tuple(contact for account in account_list for contact in contacts_by_account[account.account_id])
     windows = _plan_buying_windows(rng, account_list, contacts_by_account, days)
     outside = tuple(_build_company(rng, domains) for _ in range(max(5, accounts // 8)))
     return Market(
@@ -704,11 +700,7 @@ def _plan_buying_windows(
         research = tuple(
             (
                 contact.contact_id,
-                tuple(
-                    sorted(
-                        rng.sample(window_days, min(len(window_days), rng.randint(*RESEARCH_DAYS_PER_MEMBER)))
-                    )
-                ),
+                tuple(sorted(rng.sample(window_days, min(len(window_days), rng.randint(*RESEARCH_DAYS_PER_MEMBER))))),
             )
             for contact in _pick_buying_group(rng, contacts_by_account[account.account_id])
         )
@@ -828,9 +820,7 @@ def _plan_promotions(rng: random.Random, contacts: tuple[Contact, ...], days: in
     return tuple(promotions)
 
 
-def _plan_headcount_changes(
-    rng: random.Random, accounts: list[Account], days: int
-) -> tuple[HeadcountChange, ...]:
+def _plan_headcount_changes(rng: random.Random, accounts: list[Account], days: int) -> tuple[HeadcountChange, ...]:
     if days < 2:
         return ()
     return tuple(
@@ -949,9 +939,7 @@ class MarketActivity:
         self._tag_upgrade_day = market.tag_upgrade_day
         self._scheduled: defaultdict[int, list[tuple[str, Row]]] = defaultdict(list)
         self._consent = {contact.contact_id: contact.consent_status for contact in market.contacts}
-        self._titles = {
-            contact.contact_id: (contact.job_title, contact.seniority) for contact in market.contacts
-        }
+        self._titles = {contact.contact_id: (contact.job_title, contact.seniority) for contact in market.contacts}
         self._consent_syncs: defaultdict[int, list[str]] = defaultdict(list)
         self._suppressed: set[str] = set()
         """The email platform's suppression list: unsubscribed and hard-bounced addresses."""
@@ -994,9 +982,7 @@ class MarketActivity:
             pages = [BROWSING_MIX.pick(rng) for _ in range(_page_count(rng))]
             if prospect.kind == "unlisted_company" and rng.random() < 0.3:
                 pages.append("pricing")
-            last = self._session(
-                day, _visitor_second(rng), prospect.browser, pages, _entry_referrer(rng), activity
-            )
+            last = self._session(day, _visitor_second(rng), prospect.browser, pages, _entry_referrer(rng), activity)
             if day == prospect.form_day:
                 activity.rows["form_fills"].append(
                     _form_fill(
@@ -1011,27 +997,19 @@ class MarketActivity:
                         prospect.job_title,
                     )
                 )
-        visitors = round(
-            len(self.market.accounts) * ANONYMOUS_SESSIONS_PER_ACCOUNT * level * rng.uniform(0.9, 1.1)
-        )
+        visitors = round(len(self.market.accounts) * ANONYMOUS_SESSIONS_PER_ACCOUNT * level * rng.uniform(0.9, 1.1))
         for _ in range(visitors):
             self._anonymous_session(day, activity)
 
-    def _contact_session(
-        self, day: int, contact: Contact, pages: list[str], mode: str, activity: DayActivity
-    ) -> None:
+    def _contact_session(self, day: int, contact: Contact, pages: list[str], mode: str, activity: DayActivity) -> None:
         rng = self._web
-        if rng.random() < 0.5:
-            local_hour = contact.preferred_local_hour + rng.gauss(0.5, 1.5)
-        else:
-            local_hour = rng.uniform(8, 18)
+        # Half the sessions cluster around the contact's preferred hour, the rest spread over the workday.
+        near_preferred = rng.random() < 0.5
+        local_hour = contact.preferred_local_hour + rng.gauss(0.5, 1.5) if near_preferred else rng.uniform(8, 18)
         browser = contact.browsers[0] if rng.random() < 0.7 else rng.choice(contact.browsers)
         second = self.clock.utc_second(contact.timezone, day, local_hour)
         last = self._session(day, second, browser, pages, _entry_referrer(rng), activity)
-        if (
-            self._forms_filled[contact.contact_id] < MAX_FORMS_PER_CONTACT
-            and rng.random() < FORM_PROBABILITY[mode]
-        ):
+        if self._forms_filled[contact.contact_id] < MAX_FORMS_PER_CONTACT and rng.random() < FORM_PROBABILITY[mode]:
             self._forms_filled[contact.contact_id] += 1
             email = contact.email
             if rng.random() < MIXED_CASE_EMAIL_SHARE:
@@ -1155,9 +1133,7 @@ class MarketActivity:
             if rng.random() < BOUNCE_PER_SEND:
                 self._suppressed.add(contact_id)
                 bounced = sent + rng.randint(5, 120)
-                activity.rows["email_events"].append(
-                    self._email_row(contact, campaign_id, "bounce", day, bounced)
-                )
+                activity.rows["email_events"].append(self._email_row(contact, campaign_id, "bounce", day, bounced))
                 continue
             window = self._window_by_contact.get(contact_id)
             mode = "in_window" if window is not None and window.covers(day) else "baseline"
@@ -1167,9 +1143,7 @@ class MarketActivity:
             self._schedule_email(contact, campaign_id, "open", open_day, opened)
             if rng.random() < REOPEN_PROBABILITY:
                 reopen_day = open_day + rng.randint(1, 2)
-                self._schedule_email(
-                    contact, campaign_id, "open", reopen_day, self._local_second(contact, reopen_day)
-                )
+                self._schedule_email(contact, campaign_id, "open", reopen_day, self._local_second(contact, reopen_day))
             if rng.random() < UNSUBSCRIBE_PER_OPEN:
                 self._unsubscribe(contact, campaign_id, open_day, opened)
             elif rng.random() < CLICK_PROBABILITY[mode]:
@@ -1177,9 +1151,7 @@ class MarketActivity:
                 self._click(contact, campaign_id, path, open_day, opened)
 
     def _local_second(self, contact: Contact, day: int) -> int:
-        return self.clock.utc_second(
-            contact.timezone, day, contact.preferred_local_hour + self._email.gauss(0.5, 0.6)
-        )
+        return self.clock.utc_second(contact.timezone, day, contact.preferred_local_hour + self._email.gauss(0.5, 0.6))
 
     def _open_time(self, contact: Contact, day: int, sent: int) -> tuple[int, int]:
         """Opens cluster around the contact's preferred local hour; never before the send."""
@@ -1231,9 +1203,7 @@ class MarketActivity:
             "occurred_at": self.clock.timestamp(day, second),
         }
 
-    def _schedule_email(
-        self, contact: Contact, campaign_id: str, event_type: str, day: int, second: int
-    ) -> None:
+    def _schedule_email(self, contact: Contact, campaign_id: str, event_type: str, day: int, second: int) -> None:
         self._schedule(day, "email_events", self._email_row(contact, campaign_id, event_type, day, second))
 
     def _schedule(self, day: int, source: str, row: Row) -> None:
@@ -1260,9 +1230,7 @@ class MarketActivity:
         for promotion in self._promotions.get(day, []):
             self._titles[promotion.contact_id] = (promotion.job_title, promotion.seniority)
             updated = self.clock.timestamp(day, promotion.second)
-            activity.rows["crm_contacts"].append(
-                self._contact_row(self._contacts[promotion.contact_id], updated)
-            )
+            activity.rows["crm_contacts"].append(self._contact_row(self._contacts[promotion.contact_id], updated))
         for contact_id in self._consent_syncs.pop(day, []):
             self._consent[contact_id] = "opted_out"
             updated = self.clock.timestamp(day, rng.randint(2 * 3600, 4 * 3600))
@@ -1302,8 +1270,7 @@ class MarketActivity:
         rows = activity.rows["intent_topics"]
         stamp = self.clock.date(day).replace("-", "")
         companies = [
-            (account.company, self._window_by_account.get(account.account_id))
-            for account in self.market.accounts
+            (account.company, self._window_by_account.get(account.account_id)) for account in self.market.accounts
         ]
         companies += [(company, None) for company in self.market.outside_companies]
         for company, window in companies:

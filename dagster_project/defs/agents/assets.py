@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from agents.orchestrator import respond_to_surge
 from agents.governance.policy import Verdict
+from agents.orchestrator import respond_to_surge
 from agents.surge import detect_account_surges
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
 
@@ -20,7 +20,11 @@ class AccountSurgeConfig(dg.Config):
 @dg.asset(
     group_name="agents",
     kinds={"python", "duckdb"},
-    deps=[dg.AssetKey(["marts", "dim_person"]), dg.AssetKey(["marts", "dim_account"]), dg.AssetKey(["marts", "fct_signals"])],
+    deps=[
+        dg.AssetKey(["marts", "dim_person"]),
+        dg.AssetKey(["marts", "dim_account"]),
+        dg.AssetKey(["marts", "fct_signals"]),
+    ],
     description=(
         "SDR sequence enrolments proposed for the people behind an account intent surge, each decided by "
         "governance, executed through the sandbox sales-engagement adapter and written to the audit log."
@@ -65,7 +69,7 @@ def sdr_sequence_enrolments(
         metadata={
             "account_id": surge.account_id,
             "account_name": surge.account_name,
-            "surge_window": f"{surge.window_start} – {surge.detected_on}",
+            "surge_window": f"{surge.window_start} to {surge.detected_on}",
             "blocked": bool(response.blocked_reasons),
             "blocked_reasons": "; ".join(response.blocked_reasons) or "none",
             "proposed": len(response.actions),

@@ -21,6 +21,12 @@ from dagster_project.warehouse import WarehouseBusyError
 def account_intent_surge(
     context: dg.SensorEvaluationContext, warehouse: DuckDBWarehouse, surgewise_config: SurgewiseConfig
 ) -> dg.SensorResult | dg.SkipReason:
+    writing = context.instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1
+    )
+    if writing:
+        # Reading now could hold DuckDB's lock just as that run's dbt step opens the file.
+        return dg.SkipReason(f"run {writing[0].dagster_run.run_id} is writing the warehouse; next tick")
     rule = surgewise_config.surge_rules().account_intent_surge
     try:
         with warehouse.connect(read_only=True, lock_timeout_seconds=5.0) as connection:
@@ -38,7 +44,10 @@ def account_intent_surge(
                 run_config=dg.RunConfig(
                     ops={
                         sdr_sequence_enrolments.op.name: {
-                            "config": {"account_id": surge.account_id, "detected_on": surge.detected_on.isoformat()}
+                            "config": {
+                                "account_id": surge.account_id,
+                                "detected_on": surge.detected_on.isoformat(),
+                            }
                         }
                     }
                 ),

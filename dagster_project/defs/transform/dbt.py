@@ -29,8 +29,6 @@ class SurgewiseDbtTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=SurgewiseDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
     ),
-    # A sensor's short read of the warehouse can hold DuckDB's lock the moment dbt starts.
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
 )
 def surgewise_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     yield from dbt.cli(["build"], context=context).stream()
