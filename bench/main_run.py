@@ -1,0 +1,86 @@
+"""Benchmark: `surgewise run` from an empty data directory, at one or more market sizes.
+
+Run on demand (`.venv/bin/python bench/main_run.py --accounts 200 --days 45`); writes
+bench/results/main_run.json and bench/results/main_run.md. Never run by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def run_once(accounts: int, days: int, seed: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="surgewise-bench-") as scratch:
+        env = {**os.environ, "SURGEWISE_DATA_DIR": str(Path(scratch) / "data")}
+        for name in ("SURGEWISE_DUCKDB_PATH", "SURGEWISE_LANDING_DIR", "SURGEWISE_GROUND_TRUTH_DIR", "DAGSTER_HOME"):
+            env.pop(name, None)
+        command = [
+            str(Path(sys.executable).with_name("surgewise")),
+            "run",
+            f"--accounts={accounts}",
+            f"--days={days}",
+            f"--seed={seed}",
+        ]
+        started = time.perf_counter()
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    summary = [line for line in completed.stdout.splitlines() if line.startswith(("Events", "Profiled", "Surges"))]
+    return {
+        "accounts": accounts,
+        "days": days,
+        "seed": seed,
+        "exit_code": completed.returncode,
+        "wall_seconds": round(seconds, 1),
+        "peak_rss_mib": round(peak_kib / 1024),
+        "summary": summary,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, nargs="+", default=[200])
+    parser.add_argument("--days", type=int, default=45)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    runs = [run_once(accounts, args.days, args.seed) for accounts in args.accounts]
+    result = {
+        "benchmark": "surgewise run from an empty data directory",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "runs": runs,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "main_run.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# `surgewise run` from an empty data directory",
+        "",
+        f"Measured {result['measured_at']} on {os.cpu_count()} CPUs, Python {platform.python_version()}.",
+        "",
+        "| accounts | days | exit | wall seconds | peak RSS (MiB) | summary |",
+        "| ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| {r['accounts']} | {r['days']} | {r['exit_code']} | {r['wall_seconds']} | {r['peak_rss_mib']} | "
+        f"{'<br>'.join(r['summary'])} |"
+        for r in runs
+    ]
+    (RESULTS_DIR / "main_run.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
