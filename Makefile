@@ -7,6 +7,8 @@ INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.md' -o -name '*.csv' \) -print)
 
+# The venv's tools first: dagster-dbt looks for `dbt` on PATH when `dagster dev` prepares the project.
+export PATH := $(BIN):$(PATH)
 export SURGEWISE_DATA_DIR ?= $(CURDIR)/data
 export SURGEWISE_DUCKDB_PATH ?= $(SURGEWISE_DATA_DIR)/surgewise.duckdb
 export DAGSTER_HOME ?= $(SURGEWISE_DATA_DIR)/dagster_home

@@ -23,7 +23,7 @@ RESULTS_DIR = Path(__file__).parent / "results"
 
 def run_once(accounts: int, days: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="surgewise-bench-") as scratch:
-        env = {**os.environ, "SURGEWISE_DATA_DIR": str(Path(scratch) / "data")}
+        env = {**os.environ, "SURGEWISE_DATA_DIR": str(Path(scratch) / "data"), "COLUMNS": "200"}
         for name in ("SURGEWISE_DUCKDB_PATH", "SURGEWISE_LANDING_DIR", "SURGEWISE_GROUND_TRUTH_DIR", "DAGSTER_HOME"):
             env.pop(name, None)
         command = [

@@ -19,7 +19,7 @@ class SurgewiseDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "transform"
+        return fqn[1] if len(fqn) > 2 else f"{dbt_resource_props['resource_type']}s"
 
 
 @dbt_assets(
