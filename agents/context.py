@@ -26,8 +26,6 @@ class QualifyingSignal:
 class EngagedPerson:
     person_id: str
     email: str
-    first_name: str | None
-    job_title: str | None
     department: str | None
     seniority: str | None
     consent_status: str
@@ -71,7 +69,7 @@ def engaged_people(
     rows = connection.execute(
         """
         select
-            people.person_id, people.email, people.first_name, people.job_title, people.department,
+            people.person_id, people.email, people.department,
             people.seniority, people.consent_status, people.is_contactable,
             signals.signal_id, signals.content_category, signals.occurred_at, signals.quality_score
         from marts.dim_person as people
@@ -93,6 +91,6 @@ def engaged_people(
     people = []
     for _, person_rows in groupby(rows, key=lambda row: row[0]):
         person_rows = list(person_rows)
-        signals = tuple(QualifyingSignal(*row[8:]) for row in person_rows)
-        people.append(EngagedPerson(*person_rows[0][:8], signals=signals))
+        signals = tuple(QualifyingSignal(*row[6:]) for row in person_rows)
+        people.append(EngagedPerson(*person_rows[0][:6], signals=signals))
     return people

@@ -24,7 +24,9 @@ class SdrSequenceAgent:
     agent_id = "sdr_sequence_agent"
 
     def propose(self, surge: AccountSurge, people: list[EngagedPerson]) -> list[ProposedAction]:
-        """One enrolment per engaged person, with the evidence that makes it worth a salesperson's time."""
+        """One enrolment per engaged person, with the evidence that makes it worth a salesperson's time.
+
+        Reasoning and inputs name no one: they reach the audit log, which must outlive a GDPR erasure."""
         return [self._enrolment(surge, person, len(people)) for person in people]
 
     def _enrolment(self, surge: AccountSurge, person: EngagedPerson, engaged_count: int) -> ProposedAction:
@@ -36,9 +38,9 @@ class SdrSequenceAgent:
         reasoning = (
             f"{surge.account_name} (tier {surge.tier}) is surging: {engaged_count} contacts engaged with "
             f"buying content between {surge.window_start} and {surge.detected_on}. "
-            f"{person.first_name or 'This contact'} ({person.job_title or 'unknown title'}, "
-            f"{person.seniority or 'unknown seniority'}) viewed {viewed}, last on {last_seen:%Y-%m-%d}; "
-            f"enrol in the {sequence_id} sequence that fits their seniority."
+            f"This contact ({person.seniority or 'unknown seniority'}, {person.department or 'unknown department'}) "
+            f"viewed {viewed}, last on {last_seen:%Y-%m-%d}; enrol in the {sequence_id} sequence that fits "
+            "their seniority."
         )
         return ProposedAction(
             agent_id=self.agent_id,
