@@ -86,9 +86,19 @@ def simulate_command(
 
 @app.command("run")
 def run_command(
-    seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, start_date: StartDate = "2026-10-01"
+    seed: Seed = 42,
+    accounts: Accounts = 200,
+    days: Days = 45,
+    start_date: StartDate = "2026-10-01",
+    live: Annotated[
+        bool, typer.Option("--live", help="Deliver one simulated batch every --interval seconds for the sensors.")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0, help="Seconds between live batches.")] = 5.0,
 ) -> None:
     """Simulate → load → dbt → data checks → surge sensor → governed SDR agent → audit, then summarise."""
+    if live:
+        _run_live(seed=seed, accounts=accounts, days=days, start_date=start_date, interval=interval)
+        return
     import dagster as dg
 
     from dagster_project.definitions import defs
@@ -128,6 +138,34 @@ def run_command(
     _print_report(report)
     if not report.build_succeeded or report.agent_runs_failed:
         raise typer.Exit(code=1)
+
+
+def _run_live(*, seed: int, accounts: int, days: int, start_date: str, interval: float) -> None:
+    """Drop the simulated market into the landing zone batch by batch; `make ui`'s sensors do the rest."""
+    from dagster_project.live import deliver_live
+    from dagster_project.simulator import simulate
+
+    outbox = env_path("SURGEWISE_DATA_DIR") / "outbox"
+    with console.status("Simulating the market into the outbox"):
+        simulate(
+            outbox,
+            env_path(GROUND_TRUTH_DIR_ENV),
+            seed=seed,
+            accounts=accounts,
+            days=days,
+            start_date=date.fromisoformat(start_date),
+        )
+    console.print(
+        f"Delivering {days} daily batches to {env_path(LANDING_DIR_ENV)}, one every {interval:g}s. "
+        "Watch `make ui`: the landing_zone_batches sensor builds each batch and account_intent_surge "
+        "starts the agents. Ctrl-C stops the delivery."
+    )
+    deliver_live(
+        outbox,
+        env_path(LANDING_DIR_ENV),
+        interval_seconds=interval,
+        on_batch=lambda batch, files: console.print(f"  delivered {batch} ({len(files)} files)"),
+    )
 
 
 def _print_report(report: MainRunReport) -> None:

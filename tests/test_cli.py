@@ -22,3 +22,39 @@ def test_bad_options_are_refused_with_a_message(surgewise_env: SurgewiseEnv) -> 
 
     assert result.exit_code != 0
     assert "accounts" in result.output
+
+
+def test_live_mode_delivers_one_batch_at_a_time_into_the_landing_zone(surgewise_env: SurgewiseEnv) -> None:
+    result = CliRunner().invoke(app, ["run", "--live", "--interval", "0", "--accounts", "8", "--days", "3"])
+
+    assert result.exit_code == 0, result.output
+    assert [line.split()[1] for line in result.output.splitlines() if "delivered" in line] == [
+        "batch_20261001",
+        "batch_20261002",
+        "batch_20261003",
+    ]
+    assert len(list((surgewise_env.landing_dir / "crm_contacts").glob("batch_*.csv"))) == 3
+    assert not list((surgewise_env.data_dir / "outbox").glob("*/batch_*"))
+
+
+def test_live_delivery_waits_between_batches(tmp_path) -> None:
+    from dagster_project.live import deliver_live
+
+    for day in ("batch_20261001", "batch_20261002"):
+        for source in ("web_events", "crm_contacts"):
+            (tmp_path / "outbox" / source).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "outbox" / source / f"{day}.jsonl").write_text("{}\n")
+    waits: list[float] = []
+    delivered: list[tuple[str, int]] = []
+
+    count = deliver_live(
+        tmp_path / "outbox",
+        tmp_path / "landing",
+        interval_seconds=2.5,
+        on_batch=lambda batch, files: delivered.append((batch, len(files))),
+        sleep=waits.append,
+    )
+
+    assert count == 2
+    assert delivered == [("batch_20261001", 2), ("batch_20261002", 2)]
+    assert waits == [2.5]
