@@ -66,10 +66,16 @@ class FrequencyCap(_Strict):
     window_days: int = Field(gt=0)
 
 
+class ProfileFreshness(_Strict):
+    max_profile_lag_minutes: int = Field(gt=0)
+    """How long landed data may wait before the profile agents read must include it."""
+
+
 class PolicySet(_Strict):
     version: int
     consent: ConsentPolicy = ConsentPolicy()
     frequency_caps: tuple[FrequencyCap, ...] = ()
+    freshness: ProfileFreshness = ProfileFreshness(max_profile_lag_minutes=30)
 
     def frequency_cap(self, channel: str) -> FrequencyCap | None:
         return next((cap for cap in self.frequency_caps if cap.channel == channel), None)

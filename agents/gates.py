@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -76,3 +76,33 @@ def failing_gates(connection: duckdb.DuckDBPyConnection, required_checks: Sequen
             failures = "; ".join(json.loads(latest[2])) or "no detail"
             reasons.append(f"data check {check_name} failed at {latest[1]:%Y-%m-%d %H:%M:%S}: {failures}")
     return reasons
+
+
+def stale_profile_reason(
+    connection: duckdb.DuckDBPyConnection,
+    max_lag: timedelta,
+    now: datetime,
+    freshness_check: str = "dim_person_freshness",
+) -> str | None:
+    """Why the profile is too stale to act on, checked live: connector data loaded after the last passing
+    freshness check (i.e. not yet in the profile) for longer than `max_lag`."""
+    ensure_check_results(connection)
+    if not connection.execute(
+        "select 1 from information_schema.tables where table_schema = 'raw' and table_name = '_loaded_files'"
+    ).fetchone():
+        return None
+    (latest_load,) = connection.execute("select max(loaded_at) from raw._loaded_files where rows_loaded > 0").fetchone()
+    (latest_fresh,) = connection.execute(
+        f"select max(evaluated_at) from {CHECK_RESULTS_TABLE} where check_name = ? and passed",
+        [freshness_check],
+    ).fetchone()
+    if latest_load is None or (latest_fresh is not None and latest_fresh >= latest_load):
+        return None
+    waiting = now - latest_load
+    if waiting <= max_lag:
+        return None
+    return (
+        f"profile is stale: data loaded at {latest_load:%Y-%m-%d %H:%M:%S} has waited "
+        f"{waiting.total_seconds() / 60:.0f} min (limit {max_lag.total_seconds() / 60:.0f} min) "
+        "without a passing freshness check"
+    )

@@ -12,7 +12,7 @@ from agents.actions import ProposedAction
 from agents.adapters.sandbox import ExecutionOutcome, SandboxSalesEngagementAdapter
 from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
 from agents.context import engaged_people, ensure_suppression_list, is_suppressed
-from agents.gates import failing_gates
+from agents.gates import failing_gates, stale_profile_reason
 from agents.governance import audit
 from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
 from agents.specialists.sdr_sequence import SdrSequenceAgent
@@ -54,6 +54,9 @@ def respond_to_surge(
     response = SurgeResponse(surge=surge)
     agent = registry.get(specialist.agent_id)
     response.blocked_reasons = failing_gates(connection, agent.required_checks if agent else ())
+    stale = stale_profile_reason(connection, timedelta(minutes=policies.freshness.max_profile_lag_minutes), now)
+    if stale:
+        response.blocked_reasons.append(stale)
     if response.blocked_reasons:
         audit.append(
             connection,

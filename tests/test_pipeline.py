@@ -194,3 +194,34 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
     assert [event[:2] for event in events] == [("agent_run_blocked", "not_acted")]
     assert "dim_person_expectations failed" in events[0][2]
     assert "expect_column_values_to_match_regex on email" in events[0][2]
+
+
+def test_a_stale_profile_stops_the_agent_and_says_why(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> None:
+    with dg.instance_for_test() as instance:
+        (request,) = _surge_requests(definitions, instance)
+    with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
+        # The profile last passed its checks three hours ago; a batch loaded two hours ago never reached it.
+        connection.execute("update quality.check_results set evaluated_at = evaluated_at - interval 3 hour")
+        connection.execute(
+            """
+            insert into raw._loaded_files values (
+                'web_events', 'web_events/batch_20261003.jsonl', 'abc', 'stuck-run',
+                now()::timestamp - interval 3 hour, now()::timestamp - interval 2 hour, 10, 0
+            )
+            """
+        )
+    result = _run_agent(definitions, request)
+
+    assert result.success
+    assert _query(scenario_copy, "select count(*) from channel_sandbox.sequence_enrolments") == [(0,)]
+    ((event, reasoning),) = _query(scenario_copy, "select event, reasoning from audit.audit_log")
+    assert event == "agent_run_blocked"
+    assert "profile is stale" in reasoning and "limit 30 min" in reasoning
+
+
+def test_the_freshness_check_reports_landed_to_profile_lag(scenario: Scenario) -> None:
+    (row,) = _query(
+        scenario.env,
+        "select passed, failures from quality.check_results where check_name = 'dim_person_freshness'",
+    )
+    assert row == (True, "[]")

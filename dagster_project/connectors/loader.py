@@ -90,6 +90,7 @@ def ensure_raw_schema(connection: duckdb.DuckDBPyConnection, sources: tuple[Sour
             source_file varchar not null,
             sha256 varchar not null,
             batch_id varchar not null,
+            landed_at timestamp not null,
             loaded_at timestamp not null,
             rows_loaded bigint not null,
             rows_quarantined bigint not null,
@@ -286,6 +287,7 @@ def load_source(
             continue
         columns, quarantined = validate_file(spec, data.decode("utf-8", errors="replace"))
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        landed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
         connection.execute("begin transaction")
         try:
             if source_file in loaded_hashes:
@@ -305,8 +307,8 @@ def load_source(
                 connection, spec, quarantined, source_file=source_file, batch_id=batch_id, loaded_at=loaded_at
             )
             connection.execute(
-                f"insert into {LOADED_FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
-                [spec.name, source_file, digest, batch_id, loaded_at, inserted, len(quarantined)],
+                f"insert into {LOADED_FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [spec.name, source_file, digest, batch_id, landed_at, loaded_at, inserted, len(quarantined)],
             )
             connection.execute("commit")
         except Exception:
