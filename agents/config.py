@@ -89,9 +89,17 @@ class AccountSurgeRule(_Strict):
     window_days: int = Field(ge=1)
 
 
+class QualityWeightedSurgeRule(_Strict):
+    description: str = ""
+    window_days: int = Field(ge=1)
+    min_quality_score: float = Field(gt=0)
+    min_departments: int = Field(ge=1)
+
+
 class SurgeRules(_Strict):
     version: int
     account_intent_surge: AccountSurgeRule
+    quality_weighted_surge: QualityWeightedSurgeRule
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

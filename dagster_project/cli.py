@@ -140,6 +140,38 @@ def run_command(
         raise typer.Exit(code=1)
 
 
+@app.command("evaluate")
+def evaluate_command() -> None:
+    """Surge-detection precision and recall against the simulator's hidden ground truth, rule by rule."""
+    from agents.config import load_surge_rules
+    from dagster_project.evaluation import evaluate_surge_rules, load_buying_windows
+    from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV
+    from dagster_project.warehouse import open_warehouse
+
+    truth = env_path(GROUND_TRUTH_DIR_ENV)
+    if not (truth / "buying_windows.json").exists():
+        console.print(f"[red]No ground truth in {truth}: run `surgewise run` (or `surgewise simulate`) first.[/red]")
+        raise typer.Exit(code=1)
+    rules = load_surge_rules(env_path(CONFIG_DIR_ENV))
+    with open_warehouse(env_path(DUCKDB_PATH_ENV), read_only=True) as connection:
+        evaluations = evaluate_surge_rules(
+            connection, load_buying_windows(truth), rules.account_intent_surge, rules.quality_weighted_surge
+        )
+    table = Table("rule", "surges", "in a true window", "precision", "windows found", "recall", "definition")
+    for evaluation in evaluations:
+        accuracy = evaluation.accuracy
+        table.add_row(
+            evaluation.rule,
+            str(accuracy.surges),
+            str(accuracy.surges_in_true_window),
+            f"{accuracy.precision:.0%}",
+            f"{accuracy.windows_detected} of {accuracy.windows}",
+            f"{accuracy.recall:.0%}",
+            evaluation.description,
+        )
+    console.print(table)
+
+
 def _run_live(*, seed: int, accounts: int, days: int, start_date: str, interval: float) -> None:
     """Drop the simulated market into the landing zone batch by batch; `make ui`'s sensors do the rest."""
     from dagster_project.live import deliver_live

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
+import duckdb
+from typer.testing import CliRunner
 
+from agents.config import load_surge_rules
+from dagster_project.cli import app
+from dagster_project.evaluation import evaluate_surge_rules, load_buying_windows
 from dagster_project.main_run import run_main_job
 from tests.conftest import SurgewiseEnv
 
@@ -42,6 +47,24 @@ def test_the_main_job_runs_end_to_end_and_is_idempotent(
     assert first.actions_proposed >= 3 * len(first.surges)
     assert first.actions_by_verdict.get("allowed", 0) >= 1
     assert first.audit_rows == 2 * first.actions_proposed
+
+    result = CliRunner().invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "naive_any_3_events" in result.output and "quality_weighted" in result.output
+    with duckdb.connect(str(surgewise_env.duckdb_path), read_only=True) as connection:
+        rules = load_surge_rules(surgewise_env.config_dir)
+        evaluations = {
+            evaluation.rule: evaluation.accuracy
+            for evaluation in evaluate_surge_rules(
+                connection,
+                load_buying_windows(surgewise_env.ground_truth_dir),
+                rules.account_intent_surge,
+                rules.quality_weighted_surge,
+            )
+        }
+    assert evaluations["naive_any_3_events"].surges > 0
+    assert evaluations["quality_weighted"].precision > evaluations["naive_any_3_events"].precision
+    assert evaluations["distinct_contacts"].precision > evaluations["naive_any_3_events"].precision
 
     second = _run(definitions, instance, surgewise_env)
 

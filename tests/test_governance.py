@@ -105,3 +105,17 @@ def test_each_guardrail_denies_on_its_own(registry, policies, action, context, r
 def test_the_same_intended_effect_always_has_the_same_idempotency_key() -> None:
     assert _action().action_id == _action().action_id
     assert _action().action_id != _action(channel="email").action_id
+
+
+def test_qualifying_days_become_one_surge_per_episode() -> None:
+    from datetime import date
+
+    from dagster_project.evaluation import DetectedSurge, surge_episodes
+
+    days = [("acc_1", date(2026, 10, d)) for d in (1, 3, 9, 20)] + [("acc_2", date(2026, 10, 5))]
+
+    assert surge_episodes(days, window_days=8) == [
+        DetectedSurge("acc_1", date(2026, 10, 1)),
+        DetectedSurge("acc_1", date(2026, 10, 20)),
+        DetectedSurge("acc_2", date(2026, 10, 5)),
+    ]
