@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,8 @@ class ProposedAction:
     inputs: dict[str, Any]
     inverse: dict[str, Any]
     trigger_key: str
-    """The event that prompted the action (e.g. one account's surge); part of the idempotency key."""
+    """The event that prompted the action (e.g. one account's surge); part of the idempotency key, which
+    leaves out the payload so a changed detail (a new sequence after a seniority change) is not a new send."""
     action_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -38,6 +38,5 @@ class ProposedAction:
             self.person_id or "",
             self.account_id,
             self.trigger_key,
-            json.dumps(self.payload, sort_keys=True),
         )
         object.__setattr__(self, "action_id", key)

@@ -77,6 +77,14 @@ class PolicySet(_Strict):
     frequency_caps: tuple[FrequencyCap, ...] = ()
     freshness: ProfileFreshness = ProfileFreshness(max_profile_lag_minutes=30)
 
+    @model_validator(mode="after")
+    def _one_cap_per_channel(self) -> PolicySet:
+        channels = [cap.channel for cap in self.frequency_caps]
+        repeated = sorted({channel for channel in channels if channels.count(channel) > 1})
+        if repeated:
+            raise ValueError(f"one frequency cap per channel, repeated: {', '.join(repeated)}")
+        return self
+
     def frequency_cap(self, channel: str) -> FrequencyCap | None:
         return next((cap for cap in self.frequency_caps if cap.channel == channel), None)
 
@@ -99,7 +107,8 @@ class QualityWeightedSurgeRule(_Strict):
 class SurgeRules(_Strict):
     version: int
     account_intent_surge: AccountSurgeRule
-    quality_weighted_surge: QualityWeightedSurgeRule
+    quality_weighted_surge: QualityWeightedSurgeRule | None = None
+    """Scored by `surgewise evaluate` beside the sensor's rule; no sensor acts on it."""
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 
@@ -58,9 +58,28 @@ def record_check_result(connection: duckdb.DuckDBPyConnection, outcome: CheckOut
     )
 
 
+def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return (
+        connection.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()
+        is not None
+    )
+
+
 def failing_gates(connection: duckdb.DuckDBPyConnection, required_checks: Sequence[str]) -> list[str]:
-    """Why the agent may not act: one reason per required check that failed or never ran."""
-    ensure_check_results(connection)
+    """Why the agent may not act: one reason per required check that failed, never ran, or has not run
+    since connector data was last loaded (so the profile it vouched for may no longer be the one agents
+    read). Reads only, so a sensor can ask too."""
+    if not required_checks:
+        return []
+    if not _table_exists(connection, "quality", "check_results"):
+        return [f"data check {name} has never run" for name in required_checks]
+    latest_load = None
+    if _table_exists(connection, "raw", "_loaded_files"):
+        (latest_load,) = connection.execute(
+            "select max(loaded_at) from raw._loaded_files where rows_loaded > 0"
+        ).fetchone()
     reasons = []
     for check_name in required_checks:
         latest = connection.execute(
@@ -75,34 +94,9 @@ def failing_gates(connection: duckdb.DuckDBPyConnection, required_checks: Sequen
         elif not latest[0]:
             failures = "; ".join(json.loads(latest[2])) or "no detail"
             reasons.append(f"data check {check_name} failed at {latest[1]:%Y-%m-%d %H:%M:%S}: {failures}")
+        elif latest_load is not None and latest[1] < latest_load:
+            reasons.append(
+                f"data check {check_name} has not run since data was loaded at {latest_load:%Y-%m-%d %H:%M:%S}: "
+                "the profile may be stale"
+            )
     return reasons
-
-
-def stale_profile_reason(
-    connection: duckdb.DuckDBPyConnection,
-    max_lag: timedelta,
-    now: datetime,
-    freshness_check: str = "dim_person_freshness",
-) -> str | None:
-    """Why the profile is too stale to act on, checked live: connector data loaded after the last passing
-    freshness check (i.e. not yet in the profile) for longer than `max_lag`."""
-    ensure_check_results(connection)
-    if not connection.execute(
-        "select 1 from information_schema.tables where table_schema = 'raw' and table_name = '_loaded_files'"
-    ).fetchone():
-        return None
-    (latest_load,) = connection.execute("select max(loaded_at) from raw._loaded_files where rows_loaded > 0").fetchone()
-    (latest_fresh,) = connection.execute(
-        f"select max(evaluated_at) from {CHECK_RESULTS_TABLE} where check_name = ? and passed",
-        [freshness_check],
-    ).fetchone()
-    if latest_load is None or (latest_fresh is not None and latest_fresh >= latest_load):
-        return None
-    waiting = now - latest_load
-    if waiting <= max_lag:
-        return None
-    return (
-        f"profile is stale: data loaded at {latest_load:%Y-%m-%d %H:%M:%S} has waited "
-        f"{waiting.total_seconds() / 60:.0f} min (limit {max_lag.total_seconds() / 60:.0f} min) "
-        "without a passing freshness check"
-    )

@@ -12,7 +12,7 @@ from agents.actions import ProposedAction
 from agents.adapters.sandbox import ExecutionOutcome, SandboxSalesEngagementAdapter
 from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
 from agents.context import engaged_people, ensure_suppression_list, is_suppressed
-from agents.gates import failing_gates, stale_profile_reason
+from agents.gates import ensure_check_results, failing_gates
 from agents.governance import audit
 from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
 from agents.specialists.sdr_sequence import SdrSequenceAgent
@@ -48,15 +48,17 @@ def respond_to_surge(
 ) -> SurgeResponse:
     """Answer one account surge: the SDR specialist proposes, governance decides, the adapter executes."""
     audit.ensure_audit_log(connection)
+    ensure_check_results(connection)
     ensure_suppression_list(connection)
     adapter = SandboxSalesEngagementAdapter(connection)
     specialist = SdrSequenceAgent()
     response = SurgeResponse(surge=surge)
     agent = registry.get(specialist.agent_id)
-    response.blocked_reasons = failing_gates(connection, agent.required_checks if agent else ())
-    stale = stale_profile_reason(connection, timedelta(minutes=policies.freshness.max_profile_lag_minutes), now)
-    if stale:
-        response.blocked_reasons.append(stale)
+    response.blocked_reasons = (
+        failing_gates(connection, agent.required_checks)
+        if agent
+        else [f"agent {specialist.agent_id} is not in the agent registry"]
+    )
     if response.blocked_reasons:
         audit.append(
             connection,
@@ -117,23 +119,26 @@ def respond_to_surge(
             ),
         )
         decision = decide(action, context, registry, policies)
-        outcome = "denied"
-        if decision.verdict is Verdict.ALLOWED:
-            outcome = adapter.execute(action, now).value
-        elif decision.verdict is not Verdict.DENIED:
-            outcome = decision.verdict.value
-        audit.append(
-            connection,
-            audit.AuditEntry(
-                recorded_at=now,
-                run_id=run_id,
-                agent_id=action.agent_id,
-                event=audit.AuditEvent.DECIDED,
-                action=action,
-                reasoning="; ".join(rule.reason for rule in decision.fired) or "all policy rules passed",
-                decision=decision,
-                outcome=outcome,
-            ),
-        )
+        # The channel write and its audit record commit together: no effect without its record.
+        connection.execute("begin transaction")
+        try:
+            outcome = adapter.execute(action, now).value if decision.verdict is Verdict.ALLOWED else "denied"
+            audit.append(
+                connection,
+                audit.AuditEntry(
+                    recorded_at=now,
+                    run_id=run_id,
+                    agent_id=action.agent_id,
+                    event=audit.AuditEvent.DECIDED,
+                    action=action,
+                    reasoning="; ".join(rule.reason for rule in decision.fired) or "all policy rules passed",
+                    decision=decision,
+                    outcome=outcome,
+                ),
+            )
+            connection.execute("commit")
+        except Exception:
+            connection.execute("rollback")
+            raise
         response.actions.append(ActionRecord(action=action, decision=decision, outcome=outcome))
     return response

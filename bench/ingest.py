@@ -151,8 +151,8 @@ def main() -> None:
         ratio = ok[-1]["micro_batch_seconds"] / ok[0]["micro_batch_seconds"]
         lines += [
             "",
-            f"Micro-batch on top of {ok[-1]['history_events']:,} events takes {ratio:.1f}× the micro-batch on "
-            f"top of {ok[0]['history_events']:,} (aim: at most 2×).",
+            f"Micro-batch on top of {ok[-1]['history_events']:,} events takes {ratio:.1f}x the micro-batch on "
+            f"top of {ok[0]['history_events']:,} (aim: at most 2x).",
         ]
     (RESULTS_DIR / "ingest.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -222,8 +222,14 @@ def _print_report(report: MainRunReport) -> None:
         f"Events loaded: {sum(load.rows_loaded for load in report.loads):,}; "
         f"quarantined: {sum(load.rows_quarantined for load in report.loads):,} (see raw.quarantine)",
         f"Profiled: {report.people:,} people, {report.accounts:,} accounts, {report.clean_signals:,} clean signals",
-        "Data check dim_person_expectations: "
-        + {True: "passed", False: "FAILED — agents will not act", None: "not run"}[report.check_passed],
+        "Data checks gating the agents: "
+        + (
+            ", ".join(
+                f"{name} {'passed' if passed else 'FAILED (agents will not act)'}"
+                for name, passed in sorted(report.checks.items())
+            )
+            or "none ran (agents will not act)"
+        ),
         f"Surges detected: {accuracy.surges} ({accuracy.surges_in_true_window} in a true buying window, "
         f"precision {accuracy.precision:.0%}; {accuracy.windows_detected} of {accuracy.windows} tier-1 buying "
         f"windows found, recall {accuracy.recall:.0%})",

@@ -175,11 +175,11 @@ def evaluate_surge_rules(
     connection: duckdb.DuckDBPyConnection,
     windows: list[BuyingWindow],
     contacts_rule: AccountSurgeRule,
-    quality_rule: QualityWeightedSurgeRule,
+    quality_rule: QualityWeightedSurgeRule | None,
 ) -> list[RuleEvaluation]:
     """Every rule scored on all tiers against the same ground truth, so they compare side by side."""
     all_tier_contacts_rule = contacts_rule.model_copy(update={"account_tiers": ALL_TIERS})
-    return [
+    evaluations = [
         RuleEvaluation(
             "naive_any_3_events",
             f"any 3 events of an account within {contacts_rule.window_days} days (bots, duplicates, all content)",
@@ -191,10 +191,14 @@ def evaluate_surge_rules(
             f"within {contacts_rule.window_days} days (the sensor's rule, all tiers)",
             score_surges(detect_account_surges(connection, all_tier_contacts_rule), windows, ALL_TIERS),
         ),
-        RuleEvaluation(
-            "quality_weighted",
-            f"quality score >= {quality_rule.min_quality_score:g} and {quality_rule.min_departments}+ departments "
-            f"within {quality_rule.window_days} days",
-            score_surges(quality_weighted_surges(connection, quality_rule), windows, ALL_TIERS),
-        ),
     ]
+    if quality_rule is not None:
+        evaluations.append(
+            RuleEvaluation(
+                "quality_weighted",
+                f"quality score >= {quality_rule.min_quality_score:g} and {quality_rule.min_departments}+ departments "
+                f"within {quality_rule.window_days} days",
+                score_surges(quality_weighted_surges(connection, quality_rule), windows, ALL_TIERS),
+            )
+        )
+    return evaluations

@@ -25,6 +25,7 @@ def release_batch(outbox: Path, landing_dir: Path, batch: str) -> list[Path]:
         target = landing_dir / path.relative_to(outbox)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
+        os.utime(target)  # it lands now, not when the simulator wrote the outbox
         delivered.append(target)
     return delivered
 

@@ -54,7 +54,8 @@ class MainRunReport:
     people: int
     accounts: int
     clean_signals: int
-    check_passed: bool | None
+    checks: dict[str, bool]
+    """Each data check's result in this build; a check that did not run is absent."""
     surges: list[AccountSurge]
     surge_accuracy: SurgeAccuracy
     agent_runs_started: int
@@ -180,9 +181,12 @@ def run_main_job(
         except duckdb.CatalogException:
             people = accounts_profiled = clean_signals = 0
             surges = []
-        check = connection.execute(
-            f"select passed from {CHECK_RESULTS_TABLE} order by evaluated_at desc limit 1"
-        ).fetchone()
+        checks = dict(
+            connection.execute(
+                f"select check_name, bool_and(passed) from {CHECK_RESULTS_TABLE} where run_id = ? group by 1",
+                [build.run_id],
+            ).fetchall()
+        )
         audit_counts = connection.execute(
             f"""
             select event, coalesce(policy_verdict, ''), coalesce(outcome, ''), count(*)
@@ -203,7 +207,7 @@ def run_main_job(
         people=people,
         accounts=accounts_profiled,
         clean_signals=clean_signals,
-        check_passed=check[0] if check else None,
+        checks=checks,
         surges=surges,
         surge_accuracy=score_surges(surges, load_buying_windows(ground_truth_dir), rule.account_tiers),
         agent_runs_started=len(agent_run_ids),

@@ -17,14 +17,14 @@ from agents.config import (
     load_policies,
     load_surge_rules,
 )
-from dagster_project.warehouse import open_warehouse
+from dagster_project.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, open_warehouse
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
     """The embedded DuckDB warehouse; a short-lived connection per use so writers take turns."""
 
     path: str
-    lock_timeout_seconds: float = 120.0
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 
     @contextmanager
     def connect(

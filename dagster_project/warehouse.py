@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+DEFAULT_LOCK_TIMEOUT_SECONDS = 120.0
+
 
 class WarehouseBusyError(RuntimeError):
     """Another process holds the DuckDB write lock for longer than we were willing to wait."""
@@ -27,7 +29,7 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
 
 @contextmanager
 def open_warehouse(
-    path: Path, *, read_only: bool = False, lock_timeout_seconds: float = 60.0
+    path: Path, *, read_only: bool = False, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a connection to the warehouse file, waiting for another writer to finish first."""
     path = Path(path)

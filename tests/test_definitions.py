@@ -38,9 +38,10 @@ def test_the_asset_graph_runs_from_connectors_through_dbt_to_the_agents(definiti
 
 def test_data_checks_gate_the_profile(definitions: dg.Definitions) -> None:
     graph = definitions.get_repository_def().asset_graph
-    check_key = dg.AssetCheckKey(dg.AssetKey(["marts", "dim_person"]), "dim_person_expectations")
-    assert check_key in graph.asset_check_keys
-    assert graph.get_check_spec(check_key).blocking
+    for name in ("dim_person_expectations", "dim_person_freshness"):
+        check_key = dg.AssetCheckKey(dg.AssetKey(["marts", "dim_person"]), name)
+        assert check_key in graph.asset_check_keys
+        assert graph.get_check_spec(check_key).blocking
     dbt_tests = [key for key in graph.asset_check_keys if key.name.startswith(("unique_", "not_null_"))]
     assert dbt_tests, "dbt tests should appear as asset checks"
 
@@ -49,5 +50,7 @@ def test_sensor_and_jobs_are_defined(definitions: dg.Definitions) -> None:
     sensor = definitions.resolve_sensor_def("account_intent_surge")
     assert sensor.job_name == "account_surge_agent_job"
     assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+    landing = definitions.resolve_sensor_def("landing_zone_batches")
+    assert landing.job_name == "surgewise_build_job"
     build = definitions.resolve_job_def("surgewise_build_job")
     assert "sdr_sequence_enrolments" not in {node.name for node in build.graph.node_defs}

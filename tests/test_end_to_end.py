@@ -36,7 +36,7 @@ def test_the_main_job_runs_end_to_end_and_is_idempotent(
     first = _run(definitions, instance, surgewise_env)
 
     assert first.build_succeeded, first.failed_steps
-    assert first.check_passed is True
+    assert first.checks == {"dim_person_expectations": True, "dim_person_freshness": True}
     loaded = {load.source: load for load in first.loads}
     assert set(loaded) == set(first.simulation.rows_written)
     assert sum(load.rows_quarantined for load in first.loads) == first.simulation.malformed_rows

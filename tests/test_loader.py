@@ -167,3 +167,63 @@ def test_values_are_coerced_to_the_contract_type(field: FieldSpec, value: object
 def test_values_that_do_not_fit_raise_a_field_error(field: FieldSpec, value: object) -> None:
     with pytest.raises(FieldError):
         coerce_value(field, value)
+
+
+def test_hostile_values_are_quarantined_not_crashing_the_load(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = landing / "web_events" / "batch_20261001.jsonl"
+    rows = [
+        _page_view("huge-year", occurred_at="0001-01-01T00:00:00+14:00"),
+        _page_view("ok-separator", url="https://example.com/a\u2028b"),
+    ]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(
+        b"\xef\xbb\xbf"  # a byte-order mark before the first row
+        + b"\n".join(json.dumps(row, ensure_ascii=False).encode() for row in rows)
+        + b'\n{"event_id": "\xff\xfe"}\n'
+    )
+
+    result = load_source(connection, WEB, landing, batch_id="run-1")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert connection.execute("select event_id, _source_line from raw.web_events").fetchall() == [("ok-separator", 2)]
+    reasons = dict(connection.execute("select source_line, reason from raw.quarantine").fetchall())
+    assert "not a valid timestamp" in reasons[1]
+    assert reasons[3].startswith("not valid UTF-8")
+
+
+def test_csv_damage_is_quarantined_with_its_line(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    ads = SOURCES_BY_NAME["ad_performance"]
+    header = ",".join(field.name for field in ads.fields)
+    path = landing / "ad_performance" / "batch_20261001.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "\ufeff"
+        + header
+        + "\n"
+        + "r1,2026-10-01,cmp_1,google,10.5,100,5,1\n"
+        + "r2,2026-10-01,cmp_1,google,nan,100,5,1\n"
+        + "r3,2026-10-01,cmp_1,google,1.0,99999999999999999999,5,1\n"
+    )
+
+    result = load_source(connection, ads, landing, batch_id="run-1")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    rows = connection.execute("select source_line, field, raw_payload from raw.quarantine order by 1").fetchall()
+    assert rows[0][:2] == (3, "spend")
+    assert rows[1][:2] == (4, "impressions")
+    assert rows[1][2] == "r3,2026-10-01,cmp_1,google,1.0,99999999999999999999,5,1"
+
+
+def test_a_csv_with_duplicate_columns_is_quarantined_whole(connection, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    path = landing / "crm_accounts" / "batch_20261001.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("account_id,account_id,name\nacc_1,acc_2,Acme\n")
+
+    result = load_source(connection, SOURCES_BY_NAME["crm_accounts"], landing, batch_id="run-1")
+
+    assert (result.files_loaded, result.rows_loaded, result.rows_quarantined) == (1, 0, 1)
+    (reason,) = connection.execute("select reason from raw.quarantine").fetchone()
+    assert reason.startswith("duplicate column names")

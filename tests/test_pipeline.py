@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +24,7 @@ SURGE_RUN_KEY = "account_intent_surge:acc_surge:2026-10-05"
 class Scenario:
     env: SurgewiseEnv
     instance: dg.DagsterInstance
+    check_metadata: dict[str, dict]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, definitions: dg.Definitio
         write_scenario(env.landing_dir)
         result = definitions.resolve_job_def(BUILD_JOB).execute_in_process(instance=instance)
         assert result.success
-        yield Scenario(env, instance)
+        yield Scenario(env, instance, {e.check_name: e.metadata for e in result.get_asset_check_evaluations()})
 
 
 @pytest.fixture
@@ -199,16 +201,13 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
 def test_a_stale_profile_stops_the_agent_and_says_why(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> None:
     with dg.instance_for_test() as instance:
         (request,) = _surge_requests(definitions, instance)
+    now = datetime.now(UTC).replace(tzinfo=None)
     with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
-        # The profile last passed its checks three hours ago; a batch loaded two hours ago never reached it.
-        connection.execute("update quality.check_results set evaluated_at = evaluated_at - interval 3 hour")
+        # A batch was loaded after the profile's checks last ran, and dbt never built it into the profile.
         connection.execute(
-            """
-            insert into raw._loaded_files values (
-                'web_events', 'web_events/batch_20261003.jsonl', 'abc', 'stuck-run',
-                now()::timestamp - interval 3 hour, now()::timestamp - interval 2 hour, 10, 0
-            )
-            """
+            "insert into raw._loaded_files values ('web_events', 'web_events/batch_20261003.jsonl', 'abc', "
+            "'stuck-run', ?, ?, 10, 0)",
+            [now - timedelta(minutes=5), now],
         )
     result = _run_agent(definitions, request)
 
@@ -216,7 +215,8 @@ def test_a_stale_profile_stops_the_agent_and_says_why(scenario_copy: SurgewiseEn
     assert _query(scenario_copy, "select count(*) from channel_sandbox.sequence_enrolments") == [(0,)]
     ((event, reasoning),) = _query(scenario_copy, "select event, reasoning from audit.audit_log")
     assert event == "agent_run_blocked"
-    assert "profile is stale" in reasoning and "limit 30 min" in reasoning
+    assert "dim_person_freshness has not run since data was loaded" in reasoning
+    assert "the profile may be stale" in reasoning
 
 
 def test_the_freshness_check_reports_landed_to_profile_lag(scenario: Scenario) -> None:
@@ -225,3 +225,6 @@ def test_the_freshness_check_reports_landed_to_profile_lag(scenario: Scenario) -
         "select passed, failures from quality.check_results where check_name = 'dim_person_freshness'",
     )
     assert row == (True, "[]")
+    metadata = scenario.check_metadata["dim_person_freshness"]
+    assert 0 < metadata["landed_to_profile_seconds"].value < 30 * 60
+    assert "web.web_events`: pass" in metadata["dbt_source_freshness"].value

@@ -16,12 +16,10 @@ from agents.config import AgentRegistry, PolicySet
 
 class Verdict(StrEnum):
     ALLOWED = "allowed"
-    NEEDS_APPROVAL = "needs_approval"
-    ESCALATED = "escalated"
     DENIED = "denied"
 
 
-_SEVERITY = {Verdict.ALLOWED: 0, Verdict.NEEDS_APPROVAL: 1, Verdict.ESCALATED: 2, Verdict.DENIED: 3}
+_SEVERITY = {Verdict.ALLOWED: 0, Verdict.DENIED: 1}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,6 +31,7 @@ from dagster_project.connectors.sources import (
 )
 
 QUARANTINE_TABLE = "raw.quarantine"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 LOADED_FILES_TABLE = "raw._loaded_files"
 
 _POLARS_TYPES: dict[FieldType, pl.DataType] = {
@@ -118,11 +120,15 @@ def coerce_value(field: FieldSpec, value: Any) -> Any:
             case FieldType.INTEGER:
                 if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                     raise ValueError
-                return int(float(text)) if isinstance(value, float) else int(text)
+                number = int(float(text)) if isinstance(value, float) else int(text)
+                if not _INT64_MIN <= number <= _INT64_MAX:
+                    raise FieldError(f"{text!r} is out of the 64-bit integer range")
+                return number
             case FieldType.DECIMAL:
-                if isinstance(value, bool):
+                number = float(text)
+                if isinstance(value, bool) or not math.isfinite(number):
                     raise ValueError
-                return float(text)
+                return number
             case FieldType.TIMESTAMP:
                 parsed = datetime.fromisoformat(text)
                 if parsed.tzinfo is not None:
@@ -130,50 +136,74 @@ def coerce_value(field: FieldSpec, value: Any) -> Any:
                 return parsed
             case FieldType.DATE:
                 return date.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise FieldError(f"{text!r} is not a valid {field.type.name.lower()}") from None
     raise FieldError(f"unsupported field type {field.type}")
 
 
-def _records(spec: SourceSpec, content: str) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
-    """Yield (line number, raw text, parsed record or a parse error message) for a landing file."""
-    if spec.format is FileFormat.JSONL:
-        for line_number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield line_number, line, f"invalid JSON: {error.msg} at column {error.colno}"
-                continue
-            if not isinstance(record, dict):
-                yield line_number, line, "invalid JSON: a row must be an object"
-                continue
-            yield line_number, line, record
+def _jsonl_records(data: bytes) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
+    # Split on newlines only: U+2028 and friends are legal inside JSON strings.
+    for line_number, raw_line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw_line.decode("utf-8-sig" if line_number == 1 else "utf-8").rstrip("\r")
+        except UnicodeDecodeError as error:
+            yield line_number, raw_line.decode("utf-8", errors="replace"), f"not valid UTF-8: {error.reason}"
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield line_number, line, f"invalid JSON: {error.msg} at column {error.colno}"
+            continue
+        if not isinstance(record, dict):
+            yield line_number, line, "invalid JSON: a row must be an object"
+            continue
+        yield line_number, line, record
+
+
+def _csv_records(data: bytes) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        yield 1, data[:1000].decode("utf-8", errors="replace"), f"file is not valid UTF-8: {error.reason}"
         return
+    lines = content.split("\n")
     reader = csv.reader(io.StringIO(content, newline=""))
-    header = next(reader, None)
-    if header is None:
-        return
-    for row in reader:
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        if len(set(header)) != len(header):
+            yield 1, lines[0], f"duplicate column names in the header: {', '.join(header)}"
+            return
+        for row in reader:
+            line_number = reader.line_num
+            raw_text = lines[line_number - 1].rstrip("\r") if line_number <= len(lines) else ",".join(row)
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                yield line_number, raw_text, f"expected {len(header)} columns, found {len(row)}"
+                continue
+            yield line_number, raw_text, dict(zip(header, row, strict=True))
+    except csv.Error as error:
         line_number = reader.line_num
-        raw_text = ",".join(row)
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            yield line_number, raw_text, f"expected {len(header)} columns, found {len(row)}"
-            continue
-        yield line_number, raw_text, dict(zip(header, row, strict=True))
+        yield line_number, "\n".join(lines[line_number - 1 :])[:1000], f"unreadable CSV from this line on: {error}"
 
 
-def validate_file(spec: SourceSpec, content: str) -> tuple[dict[str, list[Any]], list[QuarantinedRow]]:
+def _records(spec: SourceSpec, data: bytes) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
+    """Yield (line number, raw text, parsed record or a parse error message) for a landing file."""
+    return _jsonl_records(data) if spec.format is FileFormat.JSONL else _csv_records(data)
+
+
+def validate_file(spec: SourceSpec, data: bytes) -> tuple[dict[str, list[Any]], list[QuarantinedRow]]:
     """Split a landing file into contract-typed columns and quarantined rows."""
     known = {field.name for field in spec.fields}
     columns: dict[str, list[Any]] = {field.name: [] for field in spec.fields}
     columns["_extra"] = []
     columns["_source_line"] = []
     quarantined: list[QuarantinedRow] = []
-    for line_number, raw_text, record in _records(spec, content):
+    for line_number, raw_text, record in _records(spec, data):
         if isinstance(record, str):
             quarantined.append(QuarantinedRow(line_number, "<row>", record, raw_text))
             continue
@@ -285,7 +315,7 @@ def load_source(
         if loaded_hashes.get(source_file) == digest:
             files_skipped += 1
             continue
-        columns, quarantined = validate_file(spec, data.decode("utf-8", errors="replace"))
+        columns, quarantined = validate_file(spec, data)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         landed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
         connection.execute("begin transaction")

@@ -36,6 +36,19 @@ def landing_file_versions(root: Path) -> dict[str, str]:
     description="Starts surgewise_build_job when connectors drop new (or fixed) files in the landing zone.",
 )
 def landing_zone_batches(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
+    in_flight = context.instance.get_run_records(
+        dg.RunsFilter(
+            job_name=surgewise_build_job.name,
+            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+        ),
+        limit=1,
+    )
+    if in_flight:
+        # Keep the cursor: files arriving meanwhile are built together by the next run.
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(f"build {in_flight[0].dagster_run.run_id} is queued or running"),
+            cursor=context.cursor,
+        )
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = landing_file_versions(landing_zone.root)
     arrived = sorted(path for path, version in current.items() if seen.get(path) != version)

@@ -1,8 +1,12 @@
 """Sensors that watch the marts and wake the agents when a human-set threshold is crossed."""
 
+import hashlib
+
 import dagster as dg
 import duckdb
 
+from agents.gates import failing_gates
+from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import detect_account_surges
 from dagster_project.defs.agents.assets import account_surge_agent_job, sdr_sequence_enrolments
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
@@ -28,19 +32,24 @@ def account_intent_surge(
         # Reading now could hold DuckDB's lock just as that run's dbt step opens the file.
         return dg.SkipReason(f"run {writing[0].dagster_run.run_id} is writing the warehouse; next tick")
     rule = surgewise_config.surge_rules().account_intent_surge
+    agent = surgewise_config.agent_registry().get(SdrSequenceAgent.agent_id)
     try:
         with warehouse.connect(read_only=True, lock_timeout_seconds=5.0) as connection:
             surges = detect_account_surges(connection, rule)
+            gates = failing_gates(connection, agent.required_checks if agent else ())
     except WarehouseBusyError as error:
         return dg.SkipReason(f"warehouse busy, will look again next tick: {error}")
     except (duckdb.CatalogException, duckdb.IOException) as error:
         return dg.SkipReason(f"marts not built yet: {error}")
     if not surges:
         return dg.SkipReason("no account is surging")
+    # While a gate fails the agent still runs (and logs why it did not act) under a key tied to that
+    # failure, so the surge's own key stays free for the run that acts once the data is fixed.
+    blocked_suffix = f":blocked:{hashlib.sha256('|'.join(gates).encode()).hexdigest()[:12]}" if gates else ""
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=surge.run_key,
+                run_key=surge.run_key + blocked_suffix,
                 run_config=dg.RunConfig(
                     ops={
                         sdr_sequence_enrolments.op.name: {
