@@ -20,6 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from dagster_project.commands.privacy import explain_app, forget
+from dagster_project.commands.quarantine import quarantine_app
 from dagster_project.settings import (
     GROUND_TRUTH_DIR_ENV,
     LANDING_DIR_ENV,
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from dagster_project.main_run import MainRunReport
 
 app = typer.Typer(help="Surgewise: governed agentic marketing on your data platform.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(explain_app, name="explain")
+app.command("forget")(forget)
 console = Console()
 
 Seed = Annotated[int, typer.Option(help="Random seed of the simulated market.")]

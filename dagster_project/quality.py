@@ -26,9 +26,11 @@ class ExpectationOutcome:
     unexpected_count: int | None
     examples: tuple[Any, ...]
 
-    def describe(self) -> str:
+    def describe(self, with_examples: bool = True) -> str:
+        """With examples for the check's metadata in the UI; without for what reaches the audit log, which
+        must hold no personal data (an example of a bad email is one)."""
         where = f" on {self.column}" if self.column else ""
-        examples = f" e.g. {list(self.examples)}" if self.examples else ""
+        examples = f" e.g. {list(self.examples)}" if self.examples and with_examples else ""
         count = f": {self.unexpected_count} unexpected" if self.unexpected_count else ""
         return f"{self.expectation}{where}{count}{examples}"
 

@@ -48,7 +48,7 @@ def test_the_main_job_runs_end_to_end_and_is_idempotent(
     assert first.actions_by_verdict.get("allowed", 0) >= 1
     assert first.audit_rows == 2 * first.actions_proposed
 
-    result = CliRunner().invoke(app, ["evaluate"])
+    result = CliRunner().invoke(app, ["evaluate"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "naive_any_3_events" in result.output and "quality_weighted" in result.output
     with duckdb.connect(str(surgewise_env.duckdb_path), read_only=True) as connection:

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from agents.context import email_fingerprint
 from dagster_project.connectors.sources import (
     LOAD_COLUMNS,
     FieldSpec,
@@ -62,6 +63,19 @@ class SourceLoadResult:
     files_skipped: int
     rows_loaded: int
     rows_quarantined: int
+    rows_suppressed: int = 0
+    """Rows about forgotten people, dropped at the door so they are never stored again."""
+
+
+def _suppressed_emails(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    exists = connection.execute(
+        "select 1 from information_schema.tables where table_schema = 'governance' and table_name = 'suppression_list'"
+    ).fetchone()
+    if not exists:
+        return frozenset()
+    return frozenset(
+        row[0] for row in connection.execute("select email_sha256 from governance.suppression_list").fetchall()
+    )
 
 
 def ensure_raw_schema(connection: duckdb.DuckDBPyConnection, sources: tuple[SourceSpec, ...]) -> None:
@@ -196,13 +210,17 @@ def _records(spec: SourceSpec, data: bytes) -> Iterator[tuple[int, str, dict[str
     return _jsonl_records(data) if spec.format is FileFormat.JSONL else _csv_records(data)
 
 
-def validate_file(spec: SourceSpec, data: bytes) -> tuple[dict[str, list[Any]], list[QuarantinedRow]]:
-    """Split a landing file into contract-typed columns and quarantined rows."""
+def validate_file(
+    spec: SourceSpec, data: bytes, suppressed_emails: frozenset[str] = frozenset()
+) -> tuple[dict[str, list[Any]], list[QuarantinedRow], int]:
+    """Split a landing file into contract-typed columns and quarantined rows, dropping rows about people
+    who were forgotten (their email's fingerprint is on the suppression list); returns how many."""
     known = {field.name for field in spec.fields}
     columns: dict[str, list[Any]] = {field.name: [] for field in spec.fields}
     columns["_extra"] = []
     columns["_source_line"] = []
     quarantined: list[QuarantinedRow] = []
+    suppressed = 0
     for line_number, raw_text, record in _records(spec, data):
         if isinstance(record, str):
             quarantined.append(QuarantinedRow(line_number, "<row>", record, raw_text))
@@ -224,12 +242,15 @@ def validate_file(spec: SourceSpec, data: bytes) -> tuple[dict[str, list[Any]], 
                 )
             )
             continue
+        if suppressed_emails and values.get("email") and email_fingerprint(values["email"]) in suppressed_emails:
+            suppressed += 1
+            continue
         for name, value in values.items():
             columns[name].append(value)
         extra = {key: value for key, value in record.items() if key not in known}
         columns["_extra"].append(json.dumps(extra, sort_keys=True) if extra else None)
         columns["_source_line"].append(line_number)
-    return columns, quarantined
+    return columns, quarantined, suppressed
 
 
 def _landing_files(spec: SourceSpec, landing_dir: Path) -> list[Path]:
@@ -307,7 +328,8 @@ def load_source(
             f"select source_file, sha256 from {LOADED_FILES_TABLE} where source = ?", [spec.name]
         ).fetchall()
     )
-    files_loaded = files_skipped = rows_loaded = rows_quarantined = 0
+    suppressed_emails = _suppressed_emails(connection) if "email" in {f.name for f in spec.fields} else frozenset()
+    files_loaded = files_skipped = rows_loaded = rows_quarantined = rows_suppressed = 0
     for path in _landing_files(spec, landing_dir):
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
@@ -315,7 +337,7 @@ def load_source(
         if loaded_hashes.get(source_file) == digest:
             files_skipped += 1
             continue
-        columns, quarantined = validate_file(spec, data)
+        columns, quarantined, suppressed = validate_file(spec, data, suppressed_emails)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         landed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
         connection.execute("begin transaction")
@@ -347,4 +369,5 @@ def load_source(
         files_loaded += 1
         rows_loaded += inserted
         rows_quarantined += len(quarantined)
-    return SourceLoadResult(spec.name, files_loaded, files_skipped, rows_loaded, rows_quarantined)
+        rows_suppressed += suppressed
+    return SourceLoadResult(spec.name, files_loaded, files_skipped, rows_loaded, rows_quarantined, rows_suppressed)

@@ -39,6 +39,7 @@ def build_raw_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "files_already_loaded": result.files_skipped,
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
+                "rows_suppressed": result.rows_suppressed,
                 "dagster/row_count": row_count,
             },
             check_results=[

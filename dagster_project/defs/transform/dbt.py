@@ -10,11 +10,12 @@ from dagster_project.defs.transform.project import surgewise_dbt_project
 
 
 class SurgewiseDbtTranslator(DagsterDbtTranslator):
-    """dbt sources map onto the ingest assets (`raw/<table>`); models are grouped by dbt layer."""
+    """dbt sources map onto the assets that write them (`raw/<table>` for the ingest assets,
+    `governance/suppression_list`); models are grouped by dbt layer."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,14 +1,16 @@
+{{ config(materialized='table') }}
+
 with
 
-form_fills as (
+cookie_email_links as (
 
-    select * from {{ ref('stg_web__form_fills') }}
+    select * from {{ ref('int_identity__cookie_email_links') }}
 
 ),
 
-email_events as (
+identities as (
 
-    select * from {{ ref('stg_email__events') }}
+    select * from {{ ref('int_identity__identities') }}
 
 ),
 
@@ -24,106 +26,116 @@ accounts as (
 
 ),
 
-free_mail_domains as (
+email_exclusions as (
 
-    select * from {{ ref('free_mail_domains') }}
-
-),
-
-role_mailboxes as (
-
-    select * from {{ ref('role_mailbox_local_parts') }}
+    select * from {{ ref('int_identity__email_rules') }}
 
 ),
 
--- a cookie gave an e-mail address on a form, or clicked an e-mail and landed with the cookie
-cookie_email_observations as (
+-- shared computers and kiosks: a cookie linked to too many people's e-mails never merges anyone
+cookie_email_counts as (
 
     select
-        'form_fill' as edge_rule,
-        'anonymous_id' as from_identity_type,
-        anonymous_id as from_identity_value,
-        'email' as to_identity_type,
-        email as to_identity_value,
-        occurred_at as observed_at
-    from form_fills
+        cookie_email_links.anonymous_id,
+        count(distinct cookie_email_links.email) as person_emails
+    from cookie_email_links
+    inner join email_exclusions
+        on cookie_email_links.email = email_exclusions.email
+    where email_exclusions.merge_exclusion is null
+    group by cookie_email_links.anonymous_id
 
-    union all
+),
+
+cookie_edges as (
 
     select
-        'email_click' as edge_rule,
+        links.edge_rule,
+        case links.edge_rule when 'form_fill' then 2 when 'email_click' then 3 end as edge_priority,
+        case links.edge_rule
+            when 'form_fill'
+                then 'form fill ' || links.evidence_id || ' submitted the e-mail from the cookie'
+            when 'email_click'
+                then
+                    'click '
+                    || links.evidence_id
+                    || ' on an e-mail sent to the address landed with the cookie'
+        end as edge_reason,
         'anonymous_id' as from_identity_type,
-        anonymous_id as from_identity_value,
+        links.anonymous_id as from_identity_value,
         'email' as to_identity_type,
-        email as to_identity_value,
-        occurred_at as observed_at
-    from email_events
-    where
-        event_type = 'click'
-        and anonymous_id is not null
+        email_exclusions.email_value as to_identity_value,
+        links.observed_at,
+        links.first_loaded_at,
+        coalesce(
+            email_exclusions.merge_exclusion,
+            case
+                when cookie_email_counts.person_emails > {{ var('identity_max_emails_per_cookie') }}
+                    then 'shared_cookie'
+            end
+        ) as merge_exclusion
+    from cookie_email_links as links
+    inner join email_exclusions
+        on links.email = email_exclusions.email
+    left join cookie_email_counts
+        on links.anonymous_id = cookie_email_counts.anonymous_id
+
+),
+
+contact_loads as (
+
+    select
+        identity_value as contact_id,
+        first_loaded_at
+    from identities
+    where identity_type = 'crm_contact_id'
 
 ),
 
 -- the current CRM version links an e-mail to its contact, and the contact to an existing account
-crm_observations as (
+crm_edges as (
 
     select
         'crm_contact_email' as edge_rule,
+        1 as edge_priority,
+        'the current version of CRM contact ' || contacts.contact_id || ' has the e-mail' as edge_reason,
         'email' as from_identity_type,
-        email as from_identity_value,
+        email_exclusions.email_value as from_identity_value,
         'crm_contact_id' as to_identity_type,
-        contact_id as to_identity_value,
-        updated_at as observed_at
+        contacts.contact_id as to_identity_value,
+        contacts.updated_at as observed_at,
+        contact_loads.first_loaded_at,
+        email_exclusions.merge_exclusion
     from contacts
+    inner join email_exclusions
+        on contacts.email = email_exclusions.email
+    left join contact_loads
+        on contacts.contact_id = contact_loads.contact_id
 
     union all
 
     select
         'crm_contact_account' as edge_rule,
+        4 as edge_priority,
+        'CRM contact '
+        || contacts.contact_id
+        || ' belongs to CRM account '
+        || accounts.account_id as edge_reason,
         'crm_contact_id' as from_identity_type,
         contacts.contact_id as from_identity_value,
         'crm_account_id' as to_identity_type,
         accounts.account_id as to_identity_value,
-        contacts.updated_at as observed_at
+        contacts.updated_at as observed_at,
+        contact_loads.first_loaded_at,
+        'account_attachment' as merge_exclusion
     from contacts
     inner join accounts
         on contacts.account_id = accounts.account_id
+    left join contact_loads
+        on contacts.contact_id = contact_loads.contact_id
 
 ),
 
--- e-mails seen outside the CRM, with their first sighting
-email_sightings as (
-
-    select
-        email,
-        occurred_at
-    from form_fills
-
-    union all
-
-    select
-        email,
-        occurred_at
-    from email_events
-
-),
-
-non_crm_emails as (
-
-    select
-        email_sightings.email,
-        split_part(email_sightings.email, '@', 1) as local_part,
-        split_part(email_sightings.email, '@', 2) as email_domain,
-        min(email_sightings.occurred_at) as first_seen_at
-    from email_sightings
-    left join contacts
-        on email_sightings.email = contacts.email
-    where contacts.contact_id is null
-    group by email_sightings.email
-
-),
-
--- several CRM accounts may share a domain: the lowest account_id wins, deterministically
+-- several CRM accounts may share a domain: the lowest account_id wins
 domain_accounts as (
 
     select
@@ -134,35 +146,44 @@ domain_accounts as (
 
 ),
 
-domain_observations as (
+-- an e-mail outside the CRM maps to the account owning its domain: never free mail, role or suppressed
+domain_edges as (
 
     select
         'email_domain' as edge_rule,
+        5 as edge_priority,
+        'the e-mail domain ' || email_exclusions.email_domain || ' is the web domain of CRM account '
+        || domain_accounts.account_id as edge_reason,
         'email' as from_identity_type,
-        non_crm_emails.email as from_identity_value,
+        email_exclusions.email_value as from_identity_value,
         'crm_account_id' as to_identity_type,
         domain_accounts.account_id as to_identity_value,
-        non_crm_emails.first_seen_at as observed_at
-    from non_crm_emails
+        identities.first_seen_at as observed_at,
+        identities.first_loaded_at,
+        'account_attachment' as merge_exclusion
+    from email_exclusions
+    inner join identities
+        on
+            identities.identity_type = 'email'
+            and email_exclusions.email = identities.identity_value
     inner join domain_accounts
-        on non_crm_emails.email_domain = domain_accounts.domain
-    left join free_mail_domains
-        on non_crm_emails.email_domain = free_mail_domains.domain
-    left join role_mailboxes
-        on non_crm_emails.local_part = role_mailboxes.local_part
+        on email_exclusions.email_domain = domain_accounts.domain
+    left join contacts
+        on email_exclusions.email = contacts.email
     where
-        free_mail_domains.domain is null
-        and role_mailboxes.local_part is null
+        contacts.contact_id is null
+        and email_exclusions.merge_exclusion is null
+        and not email_exclusions.is_free_mail
 
 ),
 
 observations as (
 
-    select * from cookie_email_observations
+    select * from cookie_edges
     union all
-    select * from crm_observations
+    select * from crm_edges
     union all
-    select * from domain_observations
+    select * from domain_edges
 
 ),
 
@@ -174,18 +195,17 @@ final as (
             || '|' || to_identity_type || ':' || to_identity_value
         ) as edge_id,
         edge_rule,
+        edge_priority,
+        edge_reason,
         from_identity_type,
         from_identity_value,
         to_identity_type,
         to_identity_value,
-        min(observed_at) as observed_at
+        observed_at,
+        first_loaded_at,
+        merge_exclusion,
+        merge_exclusion is null as is_merging_edge
     from observations
-    group by
-        edge_rule,
-        from_identity_type,
-        from_identity_value,
-        to_identity_type,
-        to_identity_value
 
 )
 

@@ -39,11 +39,23 @@ persons as (
     from identities
     where
         identity_type = 'email'
+        and is_primary_email
+
+),
+
+person_emails as (
+
+    select
+        person_id,
+        identity_value as email
+    from identities
+    where
+        identity_type = 'email'
         and person_id is not null
 
 ),
 
--- one CRM contact per person: the most recently updated one
+-- the person's CRM contact: the most recently updated one of the person (see the identity graph)
 person_contacts as (
 
     select
@@ -55,17 +67,13 @@ person_contacts as (
         contacts.department,
         contacts.seniority,
         contacts.timezone,
-        contacts.consent_status,
-        row_number() over (
-            partition by identities.person_id
-            order by contacts.updated_at desc, contacts.contact_id asc
-        ) as contact_rank
+        contacts.consent_status
     from identities
     inner join contacts
         on identities.identity_value = contacts.contact_id
     where
         identities.identity_type = 'crm_contact_id'
-        and identities.person_id is not null
+        and identities.is_primary_contact
 
 ),
 
@@ -73,26 +81,33 @@ person_contacts as (
 latest_form_fills as (
 
     select
-        email,
-        first_name,
-        last_name,
-        job_title,
+        person_emails.person_id,
+        form_fills.first_name,
+        form_fills.last_name,
+        form_fills.job_title,
         row_number() over (
-            partition by email
-            order by occurred_at desc, form_fill_id desc
+            partition by person_emails.person_id
+            order by form_fills.occurred_at desc, form_fills.form_fill_id desc
         ) as fill_rank
     from form_fills
+    inner join person_emails
+        on form_fills.email = person_emails.email
 
 ),
 
+-- an unsubscribe or bounce on any of the person's e-mails counts
 email_status as (
 
     select
-        email,
-        count(case when event_type = 'unsubscribe' then email_event_id end) > 0 as has_unsubscribed,
-        count(case when event_type = 'bounce' then email_event_id end) > 0 as has_bounced
+        person_emails.person_id,
+        count(case when email_events.event_type = 'unsubscribe' then email_events.email_event_id end) > 0
+            as has_unsubscribed,
+        count(case when email_events.event_type = 'bounce' then email_events.email_event_id end) > 0
+            as has_bounced
     from email_events
-    group by email
+    inner join person_emails
+        on email_events.email = person_emails.email
+    group by person_emails.person_id
 
 ),
 
@@ -150,15 +165,13 @@ profiles as (
         activity.last_activity_at
     from persons
     left join person_contacts
-        on
-            persons.person_id = person_contacts.person_id
-            and person_contacts.contact_rank = 1
+        on persons.person_id = person_contacts.person_id
     left join latest_form_fills
         on
-            persons.email = latest_form_fills.email
+            persons.person_id = latest_form_fills.person_id
             and latest_form_fills.fill_rank = 1
     left join email_status
-        on persons.email = email_status.email
+        on persons.person_id = email_status.person_id
     left join cookie_counts
         on persons.person_id = cookie_counts.person_id
     left join activity

@@ -1,0 +1,68 @@
+"""User-facing data commands of the `surgewise` CLI, as typer apps the main app registers.
+
+- `commands.quarantine.quarantine_app` (`surgewise quarantine list|replay`): rows that failed a source contract;
+- `commands.privacy.explain_app` (`surgewise explain person`): everything held about one person;
+- `commands.privacy.forget` (`surgewise forget`): erase a person, suppress them and verify nothing is left.
+
+This package holds the shared helpers of those commands.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+
+import dagster as dg
+from rich.console import Console
+
+from dagster_project.settings import DATA_DIR_ENV, DUCKDB_PATH_ENV, env_path
+
+
+def make_console() -> Console:
+    """A console per command, bound to the stdout it starts with (so `quiet_build` can hide dbt's log) and
+    sized to the terminal (or $COLUMNS) it runs in."""
+    return Console(file=sys.stdout)
+
+
+@contextmanager
+def quiet_build() -> Iterator[io.StringIO]:
+    """Keep dbt's line-by-line log (written to stdout) out of the report; show its tail if the build fails."""
+    log = io.StringIO()
+    with redirect_stdout(log):
+        yield log
+
+
+def log_tail(log: io.StringIO, lines: int = 30) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", log.getvalue())
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def warehouse_path(console: Console) -> Path | None:
+    """The DuckDB file, or None (and a message) if nothing was built yet."""
+    path = env_path(DUCKDB_PATH_ENV)
+    if not path.exists():
+        console.print(f"[red]No warehouse at {path} yet.[/red] Run `surgewise run` first.", highlight=False)
+        return None
+    return path
+
+
+@contextmanager
+def dagster_instance() -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance `surgewise run` uses (runs under `$DAGSTER_HOME`, default data/dagster_home)."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(env_path(DATA_DIR_ENV) / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(Path(__file__).parent.parent / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def shorten(text: object, width: int = 60) -> str:
+    value = "" if text is None else str(text).replace("\n", " ")
+    return value if len(value) <= width else value[: width - 1] + "…"
