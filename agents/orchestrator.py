@@ -36,6 +36,28 @@ class SurgeResponse:
         return sum(1 for record in self.actions if record.decision.verdict is verdict)
 
 
+def _decided(
+    action: ProposedAction,
+    run_id: str,
+    now: datetime,
+    *,
+    outcome: str,
+    reasoning: str,
+    decision: PolicyDecision | None = None,
+) -> audit.AuditEntry:
+    """The audit entry that closes an action: what was decided, why, and what happened."""
+    return audit.AuditEntry(
+        recorded_at=now,
+        run_id=run_id,
+        agent_id=action.agent_id,
+        event=audit.AuditEvent.DECIDED,
+        action=action,
+        reasoning=reasoning,
+        decision=decision,
+        outcome=outcome,
+    )
+
+
 def respond_to_surge(
     connection: duckdb.DuckDBPyConnection,
     surge: AccountSurge,
@@ -90,17 +112,14 @@ def respond_to_surge(
             ),
         )
         if audit.was_executed(connection, action.action_id):
-            outcome = ExecutionOutcome.ALREADY_EXECUTED.value
             audit.append(
                 connection,
-                audit.AuditEntry(
-                    recorded_at=now,
-                    run_id=run_id,
-                    agent_id=action.agent_id,
-                    event=audit.AuditEvent.DECIDED,
-                    action=action,
+                _decided(
+                    action,
+                    run_id,
+                    now,
+                    outcome=ExecutionOutcome.ALREADY_EXECUTED.value,
                     reasoning="executed by an earlier run; not sent again",
-                    outcome=outcome,
                 ),
             )
             continue
@@ -125,15 +144,13 @@ def respond_to_surge(
             outcome = adapter.execute(action, now).value if decision.verdict is Verdict.ALLOWED else "denied"
             audit.append(
                 connection,
-                audit.AuditEntry(
-                    recorded_at=now,
-                    run_id=run_id,
-                    agent_id=action.agent_id,
-                    event=audit.AuditEvent.DECIDED,
-                    action=action,
+                _decided(
+                    action,
+                    run_id,
+                    now,
+                    outcome=outcome,
                     reasoning="; ".join(rule.reason for rule in decision.fired) or "all policy rules passed",
                     decision=decision,
-                    outcome=outcome,
                 ),
             )
             connection.execute("commit")
