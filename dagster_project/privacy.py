@@ -135,55 +135,29 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _identity_rows(connection: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
-    """The identity model if it has the columns we need (it is being rewritten; degrade if not)."""
-    columns = set(_columns(connection, IDENTITIES_RELATION))
-    return IDENTITIES_RELATION, {"identity_type", "identity_value", "person_id"} <= columns
-
-
 def _find_person_id(connection: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    relation, usable = _identity_rows(connection)
-    person_columns = set(_columns(connection, PERSON_RELATION))
+    """The first match of: an e-mail (any case or spacing), a person id, a CRM contact id or a cookie."""
     if is_email(key):
-        email = normalise_email(key)
-        if usable:
-            row = connection.execute(
-                f"""
-                select person_id from {relation}
-                where identity_type = '{EMAIL_TYPE}' and lower(trim(identity_value)) = ? and person_id is not null
-                limit 1
-                """,
-                [email],
-            ).fetchone()
-            if row:
-                return row[0]
-        if "email" in person_columns:
-            row = connection.execute(
-                f"select person_id from {PERSON_RELATION} where lower(trim(email)) = ? limit 1", [email]
-            ).fetchone()
-            if row:
-                return row[0]
-        return None
-    key = key.strip()
-    if "person_id" in person_columns:
-        row = connection.execute(f"select person_id from {PERSON_RELATION} where person_id = ?", [key]).fetchone()
-        if row:
-            return row[0]
-    if usable:
-        row = connection.execute(
-            f"""
-            select person_id from {relation}
-            where (person_id = $key or identity_value = $key) and person_id is not null
-            order by person_id = $key desc limit 1
-            """,
-            {"key": key},
-        ).fetchone()
-        if row:
-            return row[0]
-    if "crm_contact_id" in person_columns:
-        row = connection.execute(
-            f"select person_id from {PERSON_RELATION} where crm_contact_id = ? limit 1", [key]
-        ).fetchone()
+        candidates = [
+            (
+                f"select person_id from {IDENTITIES_RELATION} where identity_type = '{EMAIL_TYPE}' "
+                "and lower(trim(identity_value)) = $key and person_id is not null limit 1",
+                normalise_email(key),
+            ),
+            (f"select person_id from {PERSON_RELATION} where lower(trim(email)) = $key limit 1", normalise_email(key)),
+        ]
+    else:
+        candidates = [
+            (f"select person_id from {PERSON_RELATION} where person_id = $key", key.strip()),
+            (
+                f"select person_id from {IDENTITIES_RELATION} where identity_value = $key and person_id is not null "
+                "limit 1",
+                key.strip(),
+            ),
+            (f"select person_id from {PERSON_RELATION} where crm_contact_id = $key limit 1", key.strip()),
+        ]
+    for sql, value in candidates:
+        row = connection.execute(sql, {"key": value}).fetchone()
         if row:
             return row[0]
     return None
@@ -195,31 +169,18 @@ def resolve_person(connection: duckdb.DuckDBPyConnection, key: str) -> PersonIde
     if person_id is None:
         return None
     identities: dict[tuple[str, str], Identity] = {}
-    relation, usable = _identity_rows(connection)
-    if usable:
-        for row in _dicts(connection.execute(f"select * from {relation} where person_id = ?", [person_id])):
-            identity_type, value = row.pop("identity_type"), row.pop("identity_value")
-            row.pop("person_id", None)
-            row.pop("identity_key", None)
-            if value is not None:
-                identities[(identity_type, value)] = Identity(identity_type, value, row)
-    person_columns = set(_columns(connection, PERSON_RELATION))
+    for row in _dicts(connection.execute(f"select * from {IDENTITIES_RELATION} where person_id = ?", [person_id])):
+        identity_type, value = row.pop("identity_type"), row.pop("identity_value")
+        row.pop("person_id", None)
+        row.pop("identity_key", None)
+        if value is not None:
+            identities[(identity_type, value)] = Identity(identity_type, value, row)
+    # The profile's primary e-mail and contact are identities too, whatever the graph says.
     for column, identity_type in (("email", EMAIL_TYPE), ("crm_contact_id", CONTACT_TYPE)):
-        if column in person_columns:
-            for (value,) in connection.execute(
-                f"select {column} from {PERSON_RELATION} where person_id = ? and {column} is not null", [person_id]
-            ).fetchall():
-                identities.setdefault((identity_type, value), Identity(identity_type, value))
-    if not any(identity_type == COOKIE_TYPE for identity_type, _ in identities):
-        # Without the identity model, the person's cookies are still on their signals.
-        for relation_name in ("intermediate.int_signals__unioned",):
-            if {"anonymous_id", "person_id"} <= set(_columns(connection, relation_name)):
-                for (value,) in connection.execute(
-                    f"select distinct anonymous_id from {relation_name} "
-                    "where person_id = ? and anonymous_id is not null",
-                    [person_id],
-                ).fetchall():
-                    identities.setdefault((COOKIE_TYPE, value), Identity(COOKIE_TYPE, value))
+        for (value,) in connection.execute(
+            f"select {column} from {PERSON_RELATION} where person_id = ? and {column} is not null", [person_id]
+        ).fetchall():
+            identities.setdefault((identity_type, value), Identity(identity_type, value))
     ordered = sorted(identities.values(), key=lambda identity: (identity.identity_type, identity.identity_value))
     return PersonIdentities(key=key, person_id=person_id, identities=ordered)
 

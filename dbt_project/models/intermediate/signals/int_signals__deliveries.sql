@@ -13,19 +13,12 @@
     )
 }}
 
-{%- set lookback = var('incremental_lookback_hours') %}
-
 with
 
 -- rows loaded after this are new; a full build reads everything
 watermark as (
 
-    {% if is_incremental() %}
-        select max(_loaded_at) - to_hours({{ lookback }}) as loaded_after
-        from {{ this }}
-    {% else %}
-        select cast('1900-01-01' as timestamp) as loaded_after
-    {% endif %}
+    {{ incremental_watermark('_loaded_at') }}
 
 ),
 
