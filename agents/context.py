@@ -94,3 +94,19 @@ def engaged_people(
         signals = tuple(QualifyingSignal(*row[6:]) for row in person_rows)
         people.append(EngagedPerson(*person_rows[0][:6], signals=signals))
     return people
+
+
+def recommended_send_hours(connection: duckdb.DuckDBPyConnection, person_ids: list[str]) -> dict[str, int]:
+    """Each person's recommended local send hour from the send-time model, where there is one."""
+    exists = connection.execute(
+        "select 1 from information_schema.tables where table_schema = 'ml' and table_name = 'send_time_recommendations'"
+    ).fetchone()
+    if exists is None:
+        return {}
+    return dict(
+        connection.execute(
+            "select person_id, recommended_local_hour from ml.send_time_recommendations "
+            "where person_id in (select unnest($person_ids))",
+            {"person_ids": person_ids},
+        ).fetchall()
+    )

@@ -58,7 +58,7 @@ def record_check_result(connection: duckdb.DuckDBPyConnection, outcome: CheckOut
     )
 
 
-def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return (
         connection.execute(
             "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
@@ -73,10 +73,10 @@ def failing_gates(connection: duckdb.DuckDBPyConnection, required_checks: Sequen
     read). Reads only, so a sensor can ask too."""
     if not required_checks:
         return []
-    if not _table_exists(connection, "quality", "check_results"):
+    if not table_exists(connection, "quality", "check_results"):
         return [f"data check {name} has never run" for name in required_checks]
     latest_load = None
-    if _table_exists(connection, "raw", "_loaded_files"):
+    if table_exists(connection, "raw", "_loaded_files"):
         (latest_load,) = connection.execute(
             "select max(loaded_at) from raw._loaded_files where rows_loaded > 0"
         ).fetchone()

@@ -11,12 +11,15 @@ import duckdb
 from agents.actions import ProposedAction
 from agents.adapters.sandbox import ExecutionOutcome, SandboxSalesEngagementAdapter
 from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
-from agents.context import engaged_people, ensure_suppression_list, is_suppressed
+from agents.context import engaged_people, ensure_suppression_list, is_suppressed, recommended_send_hours
 from agents.gates import ensure_check_results, failing_gates
 from agents.governance import audit
 from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import AccountSurge
+from models.config import ModelSettings
+from models.registry import ModelRegistry
+from models.serving import ServedIntent, served_intent_as_of
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ def respond_to_surge(
     policies: PolicySet,
     run_id: str,
     now: datetime,
+    model_registry: ModelRegistry | None = None,
+    model_settings: ModelSettings | None = None,
 ) -> SurgeResponse:
     """Answer one account surge: the SDR specialist proposes, governance decides, the adapter executes."""
     audit.ensure_audit_log(connection)
@@ -100,7 +105,15 @@ def respond_to_surge(
         person.person_id: person
         for person in engaged_people(connection, surge, rule.content_categories, surge.detected_on)
     }
-    for action in specialist.propose(surge, list(people.values())):
+    intent = (
+        served_intent_as_of(
+            connection, model_registry, model_settings, account_id=surge.account_id, snapshot_date=surge.detected_on
+        )
+        if model_registry is not None and model_settings is not None
+        else ServedIntent(unavailable=("no model registry given",))
+    )
+    send_hours = recommended_send_hours(connection, list(people))
+    for action in specialist.propose(surge, list(people.values()), intent, send_hours):
         audit.append(
             connection,
             audit.AuditEntry(

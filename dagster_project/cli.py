@@ -28,6 +28,9 @@ from dagster_project.settings import (
     apply_environment_defaults,
     env_path,
 )
+from dagster_project.simulator.landing import DEFAULT_DAYS, DEFAULT_START_DATE
+
+DEFAULT_START_ISO = DEFAULT_START_DATE.isoformat()
 
 if TYPE_CHECKING:
     from dagster_project.main_run import MainRunReport
@@ -60,7 +63,10 @@ def main() -> None:
 
 @app.command("simulate")
 def simulate_command(
-    seed: Seed = 42, accounts: Accounts = 200, days: Days = 45, start_date: StartDate = "2026-10-01"
+    seed: Seed = 42,
+    accounts: Accounts = 200,
+    days: Days = DEFAULT_DAYS,
+    start_date: StartDate = DEFAULT_START_ISO,
 ) -> None:
     """Write a seeded synthetic B2B market into the landing zone (ground truth kept apart)."""
     from dagster_project.simulator import simulate
@@ -93,8 +99,8 @@ def simulate_command(
 def run_command(
     seed: Seed = 42,
     accounts: Accounts = 200,
-    days: Days = 45,
-    start_date: StartDate = "2026-10-01",
+    days: Days = DEFAULT_DAYS,
+    start_date: StartDate = DEFAULT_START_ISO,
     live: Annotated[
         bool, typer.Option("--live", help="Deliver one simulated batch every --interval seconds for the sensors.")
     ] = False,
@@ -141,7 +147,7 @@ def run_command(
         )
         progress.update(stage, description="Done", total=1, completed=1)
     _print_report(report)
-    if not report.build_succeeded or report.agent_runs_failed:
+    if not report.build_succeeded or report.agent_runs_failed or report.training_failed:
         raise typer.Exit(code=1)
 
 
@@ -244,6 +250,14 @@ def _print_report(report: MainRunReport) -> None:
         f"{verdicts.get('denied', 0)} denied; outcomes: "
         + (", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "none"),
         f"Audit log rows: {report.audit_rows:,} (audit.audit_log)",
+        f"Model training runs: {report.training_runs} ({report.training_failed} failed)",
+        *(
+            f"Model {status.name}: "
+            + (f"champion {status.champion}: {status.headline}" if status.champion else status.headline)
+            + f" (last decision: {status.last_decision})"
+            for status in report.models
+        ),
+        f"Leads today: {report.aqls} Agent-Qualified (ml.aql_leads), {report.mqls} Marketing-Qualified by points",
     ]
     if not report.build_succeeded:
         lines.append(f"[red]Build failed in: {', '.join(report.failed_steps) or 'unknown step'}[/red]")

@@ -1,8 +1,9 @@
 """The main job end to end, as `surgewise run` does it and as a sensor-driven deployment would.
 
-Simulate a market into the landing zone, run `surgewise_build_job` (connectors → dbt → data checks),
-evaluate the `account_intent_surge` sensor, run the agent job for each run request whose run key has
-not run before, and report what happened from the warehouse and the Dagster instance.
+Simulate a market into the landing zone, run `surgewise_build_job` (connectors → dbt → data checks →
+scoring), evaluate the `intent_model_retraining` sensor and run the training job it asks for (train,
+promote, re-score), evaluate the `account_intent_surge` sensor, run the agent job for each run request
+whose run key has not run before, and report what happened from the warehouse and the Dagster instance.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from agents.governance.audit import AUDIT_TABLE, AuditEvent, ensure_audit_log
 from agents.surge import AccountSurge, detect_account_surges
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.evaluation import SurgeAccuracy, load_buying_windows, score_surges
-from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, env_path
+from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV, env_path
 from dagster_project.simulator import SimulationSummary, simulate
 from dagster_project.warehouse import open_warehouse
+from models.registry import ModelRegistry
+from models.send_time import SEND_TIME_MODEL
+from models.serving import AQL_TABLE
+from models.training import intent_model_name
 
 BUILD_JOB = "surgewise_build_job"
 AGENT_JOB = "account_surge_agent_job"
 SURGE_SENSOR = "account_intent_surge"
+TRAINING_JOB = "model_training_job"
+RETRAINING_SENSOR = "intent_model_retraining"
+MODEL_NAMES = (intent_model_name("account"), intent_model_name("person"), SEND_TIME_MODEL)
 RUN_KEY_TAG = "dagster/run_key"
 SENSOR_NAME_TAG = "dagster/sensor_name"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -40,6 +48,15 @@ class SourceLoad:
     files: int
     rows_loaded: int
     rows_quarantined: int
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    champion: str | None
+    last_decision: str
+    headline: str
+    """The champion's held-out figures against its baseline, in one line."""
 
 
 @dataclass
@@ -66,6 +83,11 @@ class MainRunReport:
     actions_by_outcome: dict[str, int] = field(default_factory=dict)
     runs_blocked: int = 0
     audit_rows: int = 0
+    training_runs: int = 0
+    training_failed: int = 0
+    models: list[ModelStatus] = field(default_factory=list)
+    aqls: int = 0
+    mqls: int = 0
 
 
 def _tally(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -120,14 +142,23 @@ def run_main_job(
         run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False
     )
 
-    on_stage("Evaluating the account_intent_surge sensor")
-    sensor = defs.resolve_sensor_def(SURGE_SENSOR)
-    sensor_result = sensor(
-        dg.build_sensor_context(
-            instance=instance, definitions=defs, resources=defs.get_repository_def().get_top_level_resources()
+    on_stage("Evaluating the intent_model_retraining sensor")
+    training_runs = training_failed = 0
+    for request in _run_requests(defs, instance, RETRAINING_SENSOR):
+        if instance.get_run_records(dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key}), limit=1):
+            continue
+        on_stage("Training, promoting and re-scoring the models")
+        training = defs.resolve_job_def(TRAINING_JOB).execute_in_process(
+            run_config=QUIET_CONSOLE,
+            instance=instance,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: RETRAINING_SENSOR},
+            raise_on_error=False,
         )
-    )
-    run_requests = sensor_result.run_requests if isinstance(sensor_result, dg.SensorResult) else []
+        training_runs += 1
+        training_failed += 0 if training.success else 1
+
+    on_stage("Evaluating the account_intent_surge sensor")
+    run_requests = _run_requests(defs, instance, SURGE_SENSOR)
 
     agent_job = defs.resolve_job_def(AGENT_JOB)
     agent_run_ids: list[str] = []
@@ -195,6 +226,10 @@ def run_main_job(
             [agent_run_ids],
         ).fetchall()
         (audit_rows,) = connection.execute(f"select count(*) from {AUDIT_TABLE}").fetchone()
+        try:
+            aqls, mqls = connection.execute(f"select count_if(is_aql), count_if(is_mql) from {AQL_TABLE}").fetchone()
+        except duckdb.CatalogException:
+            aqls = mqls = 0
 
     return MainRunReport(
         simulation=simulation,
@@ -218,4 +253,43 @@ def run_main_job(
         actions_by_outcome=_tally((outcome, n) for event, _, outcome, n in audit_counts if event == AuditEvent.DECIDED),
         runs_blocked=sum(n for event, _, _, n in audit_counts if event == AuditEvent.RUN_BLOCKED),
         audit_rows=audit_rows,
+        training_runs=training_runs,
+        training_failed=training_failed,
+        models=[_model_status(ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)), name) for name in MODEL_NAMES],
+        aqls=aqls or 0,
+        mqls=mqls or 0,
     )
+
+
+def _run_requests(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str) -> list[dg.RunRequest]:
+    """What a sensor asks for right now, as the daemon would see it."""
+    result = defs.resolve_sensor_def(sensor_name)(
+        dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=defs.get_repository_def().get_top_level_resources()
+        )
+    )
+    if isinstance(result, dg.SensorResult):
+        return list(result.run_requests or [])
+    return [result] if isinstance(result, dg.RunRequest) else []
+
+
+def _model_status(registry: ModelRegistry, name: str) -> ModelStatus:
+    decisions = registry.decisions(name)
+    last_decision = decisions[-1]["reason"] if decisions else "never trained"
+    champion = registry.champion_version(name)
+    if champion is None:
+        return ModelStatus(name, None, last_decision, "no promoted model")
+    metrics = registry.card(name, champion).metrics
+    if name == SEND_TIME_MODEL:
+        headline = (
+            f"expected open rate {metrics['expected_open_rate']:.1%} vs {metrics['fixed_hour_open_rate']:.1%} "
+            f"sending at 10:00 local ({metrics['open_rate_uplift']:+.0%}), {metrics['holdout_reads']} held-out reads"
+        )
+    else:
+        model, rule = metrics["model"], metrics["rule"]
+        headline = (
+            f"PR AUC {model['pr_auc']:.2f} vs rule {rule['pr_auc']:.2f}, ROC AUC {model['roc_auc']:.2f} vs "
+            f"{rule['roc_auc']:.2f}, Brier {model['brier']:.3f} vs {rule['brier']:.3f}, top-decile lift "
+            f"{model['lift_top_decile']:.1f} vs {rule['lift_top_decile']:.1f}"
+        )
+    return ModelStatus(name, champion, last_decision, headline)

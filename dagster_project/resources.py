@@ -1,4 +1,4 @@
-"""Dagster resources: the warehouse, the landing zone and the human-owned config files."""
+"""Dagster resources: the warehouse, the landing zone, the model registry and the human-owned config files."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from agents.config import (
     load_surge_rules,
 )
 from dagster_project.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, open_warehouse
+from models.config import ModelSettings, load_model_settings
+from models.registry import ModelRegistry
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
@@ -58,3 +60,15 @@ class SurgewiseConfig(dg.ConfigurableResource):
 
     def surge_rules(self) -> SurgeRules:
         return load_surge_rules(Path(self.config_dir))
+
+    def model_settings(self) -> ModelSettings:
+        return load_model_settings(Path(self.config_dir))
+
+
+class ModelStore(dg.ConfigurableResource):
+    """The model registry folder: every trained model, its card, and the promoted champion."""
+
+    path: str
+
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(Path(self.path))

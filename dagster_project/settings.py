@@ -17,6 +17,7 @@ DUCKDB_PATH_ENV = "SURGEWISE_DUCKDB_PATH"
 LANDING_DIR_ENV = "SURGEWISE_LANDING_DIR"
 GROUND_TRUTH_DIR_ENV = "SURGEWISE_GROUND_TRUTH_DIR"
 CONFIG_DIR_ENV = "SURGEWISE_CONFIG_DIR"
+MODEL_REGISTRY_DIR_ENV = "SURGEWISE_MODEL_REGISTRY_DIR"
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -30,6 +31,7 @@ def apply_environment_defaults() -> None:
     os.environ.setdefault(LANDING_DIR_ENV, str(data_dir / "landing"))
     os.environ.setdefault(GROUND_TRUTH_DIR_ENV, str(data_dir / "ground_truth"))
     os.environ.setdefault(CONFIG_DIR_ENV, str(REPO_ROOT / "config"))
+    os.environ.setdefault(MODEL_REGISTRY_DIR_ENV, str(data_dir / "model_registry"))
     # No network on these machines: dbt, Dagster and Great Expectations must not phone home.
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

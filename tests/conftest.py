@@ -16,6 +16,7 @@ from dagster_project.settings import (
     DUCKDB_PATH_ENV,
     GROUND_TRUTH_DIR_ENV,
     LANDING_DIR_ENV,
+    MODEL_REGISTRY_DIR_ENV,
     REPO_ROOT,
     apply_environment_defaults,
 )
@@ -28,6 +29,10 @@ class SurgewiseEnv:
     landing_dir: Path
     ground_truth_dir: Path
     config_dir: Path
+
+    @property
+    def model_registry_dir(self) -> Path:
+        return self.data_dir / "model_registry"
 
 
 @contextmanager
@@ -46,6 +51,7 @@ def surgewise_environment(data_dir: Path, config_dir: Path = REPO_ROOT / "config
         patch.setenv(LANDING_DIR_ENV, str(env.landing_dir))
         patch.setenv(GROUND_TRUTH_DIR_ENV, str(env.ground_truth_dir))
         patch.setenv(CONFIG_DIR_ENV, str(env.config_dir))
+        patch.setenv(MODEL_REGISTRY_DIR_ENV, str(env.model_registry_dir))
         apply_environment_defaults()
         yield env
 

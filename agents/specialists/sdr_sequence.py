@@ -7,6 +7,7 @@ from collections import Counter
 from agents.actions import ProposedAction
 from agents.context import EngagedPerson
 from agents.surge import AccountSurge
+from models.serving import IntentScore, ServedIntent
 
 SEQUENCE_BY_SENIORITY = {
     "c_suite": "executive-briefing",
@@ -23,13 +24,32 @@ DEFAULT_SEQUENCE = "evaluation-guide"
 class SdrSequenceAgent:
     agent_id = "sdr_sequence_agent"
 
-    def propose(self, surge: AccountSurge, people: list[EngagedPerson]) -> list[ProposedAction]:
-        """One enrolment per engaged person, with the evidence that makes it worth a salesperson's time.
+    def propose(
+        self,
+        surge: AccountSurge,
+        people: list[EngagedPerson],
+        intent: ServedIntent | None = None,
+        send_hours: dict[str, int] | None = None,
+    ) -> list[ProposedAction]:
+        """One enrolment per engaged person, with the evidence that makes it worth a salesperson's time:
+        the surge, the person's signals and, when a trusted model scored them, the intent scores with
+        the features that drove them, and the local hour to send the first step at.
 
         Reasoning and inputs name no one: they reach the audit log, which must outlive a GDPR erasure."""
-        return [self._enrolment(surge, person, len(people)) for person in people]
+        intent = intent or ServedIntent(unavailable=("no intent scores were read",))
+        send_hours = send_hours or {}
+        return [
+            self._enrolment(surge, person, len(people), intent, send_hours.get(person.person_id)) for person in people
+        ]
 
-    def _enrolment(self, surge: AccountSurge, person: EngagedPerson, engaged_count: int) -> ProposedAction:
+    def _enrolment(
+        self,
+        surge: AccountSurge,
+        person: EngagedPerson,
+        engaged_count: int,
+        intent: ServedIntent,
+        send_hour: int | None,
+    ) -> ProposedAction:
         sequence_id = SEQUENCE_BY_SENIORITY.get(person.seniority or "", DEFAULT_SEQUENCE)
         categories = Counter(signal.content_category for signal in person.signals)
         viewed = ", ".join(f"{count} {category}" for category, count in sorted(categories.items()))
@@ -40,15 +60,22 @@ class SdrSequenceAgent:
             f"buying content between {surge.window_start} and {surge.detected_on}. "
             f"This contact ({person.seniority or 'unknown seniority'}, {person.department or 'unknown department'}) "
             f"viewed {viewed}, last on {last_seen:%Y-%m-%d}; enrol in the {sequence_id} sequence that fits "
-            "their seniority."
+            f"their seniority. {_intent_reasoning(intent, surge.account_id, person.person_id)}"
+            + (
+                f" First step at {send_hour:02d}:00 their local time (send-time model)."
+                if send_hour is not None
+                else ""
+            )
         )
+        account_score = intent.accounts.get(surge.account_id)
+        person_score = intent.persons.get(person.person_id)
         return ProposedAction(
             agent_id=self.agent_id,
             action_type="enrol_in_sequence",
             channel="sales_engagement",
             person_id=person.person_id,
             account_id=surge.account_id,
-            payload={"sequence_id": sequence_id},
+            payload={"sequence_id": sequence_id, "send_at_local_hour": send_hour},
             reasoning=reasoning,
             inputs={
                 "trigger": surge.run_key,
@@ -58,7 +85,35 @@ class SdrSequenceAgent:
                 "department": person.department,
                 "signal_ids": [signal.signal_id for signal in person.signals],
                 "quality_score_sum": round(quality, 4),
+                "account_intent": _score_inputs(account_score),
+                "person_intent": _score_inputs(person_score),
+                "intent_unavailable": list(intent.unavailable),
+                "send_at_local_hour": send_hour,
             },
             inverse={"action_type": "remove_from_sequence", "sequence_id": sequence_id},
             trigger_key=surge.run_key,
         )
+
+
+def _intent_reasoning(intent: ServedIntent, account_id: str, person_id: str) -> str:
+    account, person = intent.accounts.get(account_id), intent.persons.get(person_id)
+    parts = []
+    if account:
+        parts.append(f"Account intent (model {account.model_version}) {account.describe()}.")
+    if person:
+        parts.append(f"Contact intent (model {person.model_version}) {person.describe()}.")
+    if not parts:
+        parts.append("No intent score used: " + ("; ".join(intent.unavailable) or "none scored") + ".")
+    return " ".join(parts)
+
+
+def _score_inputs(score: IntentScore | None) -> dict[str, object] | None:
+    if score is None:
+        return None
+    return {
+        "probability": round(score.probability, 4),
+        "reference_probability": round(score.reference_probability, 4),
+        "model_version": score.model_version,
+        "snapshot_date": score.snapshot_date.isoformat(),
+        "top_features": list(score.top_features),
+    }

@@ -7,8 +7,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.defs.transform.project import surgewise_dbt_project
-from dagster_project.resources import DuckDBWarehouse, LandingZone, SurgewiseConfig
-from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, LANDING_DIR_ENV
+from dagster_project.resources import DuckDBWarehouse, LandingZone, ModelStore, SurgewiseConfig
+from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV
 
 
 @dg.definitions
@@ -18,6 +18,7 @@ def resources() -> dg.Definitions:
             "warehouse": DuckDBWarehouse(path=dg.EnvVar(DUCKDB_PATH_ENV)),
             "landing_zone": LandingZone(path=dg.EnvVar(LANDING_DIR_ENV)),
             "surgewise_config": SurgewiseConfig(config_dir=dg.EnvVar(CONFIG_DIR_ENV)),
+            "model_store": ModelStore(path=dg.EnvVar(MODEL_REGISTRY_DIR_ENV)),
             # dbt installed beside this interpreter, so an un-activated venv still finds it.
             "dbt": DbtCliResource(
                 project_dir=surgewise_dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))

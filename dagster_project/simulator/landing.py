@@ -27,6 +27,10 @@ from pathlib import Path
 from dagster_project.connectors.sources import SOURCES, FieldSpec, FieldType, FileFormat, SourceSpec
 from dagster_project.simulator.market import Clock, DayActivity, Market, MarketActivity, Row, build_market
 
+DEFAULT_DAYS = 75
+DEFAULT_START_DATE = date(2026, 9, 1)
+"""Two and a half months ending mid-November: enough history to train and hold out the intent model."""
+
 EVENT_SOURCES = frozenset({"web_events", "email_events"})
 """Streaming sources whose events can arrive late or twice; CRM, intent and ads exports do not."""
 MALFORMED_RATE = 0.001
@@ -83,8 +87,8 @@ def simulate(
     *,
     seed: int = 42,
     accounts: int = 200,
-    days: int = 45,
-    start_date: date = date(2026, 10, 1),
+    days: int = DEFAULT_DAYS,
+    start_date: date = DEFAULT_START_DATE,
     on_day: Callable[[int, int], None] | None = None,
 ) -> SimulationSummary:
     """Simulate the market and write one batch file per source and day, plus the hidden ground truth.

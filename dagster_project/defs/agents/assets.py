@@ -7,7 +7,7 @@ import dagster as dg
 from agents.governance.policy import Verdict
 from agents.orchestrator import respond_to_surge
 from agents.surge import detect_account_surges
-from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 
 
 class AccountSurgeConfig(dg.Config):
@@ -24,6 +24,8 @@ class AccountSurgeConfig(dg.Config):
         dg.AssetKey(["marts", "dim_person"]),
         dg.AssetKey(["marts", "dim_account"]),
         dg.AssetKey(["marts", "fct_signals"]),
+        dg.AssetKey("intent_scores"),
+        dg.AssetKey("send_time_recommendations"),
     ],
     description=(
         "SDR sequence enrolments proposed for the people behind an account intent surge, each decided by "
@@ -35,6 +37,7 @@ def sdr_sequence_enrolments(
     config: AccountSurgeConfig,
     warehouse: DuckDBWarehouse,
     surgewise_config: SurgewiseConfig,
+    model_store: ModelStore,
 ) -> dg.MaterializeResult:
     rule = surgewise_config.surge_rules().account_intent_surge
     detected_on = date.fromisoformat(config.detected_on)
@@ -60,6 +63,8 @@ def sdr_sequence_enrolments(
             policies=surgewise_config.policies(),
             run_id=context.run_id,
             now=datetime.now(UTC).replace(tzinfo=None),
+            model_registry=model_store.registry(),
+            model_settings=surgewise_config.model_settings(),
         )
     for reason in response.blocked_reasons:
         context.log.warning(f"not acting on {surge.run_key}: {reason}")
