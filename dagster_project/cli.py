@@ -153,21 +153,31 @@ def run_command(
 
 @app.command("evaluate")
 def evaluate_command() -> None:
-    """Surge-detection precision and recall against the simulator's hidden ground truth, rule by rule."""
+    """Against the simulator's hidden ground truth: surge rules, AQL against MQL, send times against 10:00."""
     from agents.config import load_surge_rules
-    from dagster_project.evaluation import evaluate_surge_rules, load_buying_windows
-    from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV
+    from dagster_project.evaluation import (
+        compare_lead_flags,
+        compare_send_times,
+        evaluate_surge_rules,
+        load_buying_windows,
+    )
+    from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV
     from dagster_project.warehouse import open_warehouse
+    from models.config import load_model_settings
+    from models.registry import ModelRegistry
 
     truth = env_path(GROUND_TRUTH_DIR_ENV)
     if not (truth / "buying_windows.json").exists():
         console.print(f"[red]No ground truth in {truth}: run `surgewise run` (or `surgewise simulate`) first.[/red]")
         raise typer.Exit(code=1)
     rules = load_surge_rules(env_path(CONFIG_DIR_ENV))
+    settings = load_model_settings(env_path(CONFIG_DIR_ENV))
     with open_warehouse(env_path(DUCKDB_PATH_ENV), read_only=True) as connection:
         evaluations = evaluate_surge_rules(
             connection, load_buying_windows(truth), rules.account_intent_surge, rules.quality_weighted_surge
         )
+        leads = compare_lead_flags(connection, ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)), settings, truth)
+        send_times = compare_send_times(connection, truth, settings.send_time.fixed_baseline_local_hour)
     table = Table("rule", "surges", "in a true window", "precision", "windows found", "recall", "definition")
     for evaluation in evaluations:
         accuracy = evaluation.accuracy
@@ -181,6 +191,44 @@ def evaluate_command() -> None:
             evaluation.description,
         )
     console.print(table)
+    if isinstance(leads, str):
+        console.print(f"Leads: {leads}")
+    else:
+        lead_table = Table(
+            "flag",
+            "people flagged",
+            "became an opportunity",
+            "conversion",
+            "accounts",
+            "accounts converted",
+            title=f"Leads on the person model's held-out days: opportunity within {settings.intent.horizon_days} "
+            "days of the first flag (ground truth)",
+        )
+        for outcome in leads:
+            lead_table.add_row(
+                outcome.flag,
+                str(outcome.people),
+                str(outcome.converted),
+                f"{outcome.conversion_rate:.0%}",
+                str(outcome.accounts),
+                str(outcome.accounts_converted),
+            )
+        console.print(lead_table)
+    if isinstance(send_times, str):
+        console.print(f"Send times: {send_times}")
+    else:
+        console.print(
+            f"Send times: the recommended hour is within an hour of the contact's hidden reading hour for "
+            f"{_share(send_times.model_hits, send_times.contacts)} of {send_times.contacts} CRM contacts "
+            f"(10:00 for everyone: {_share(send_times.fixed_hour_hits, send_times.contacts)}); for the "
+            f"{send_times.contacts_without_history} with no reads of their own (segment estimate): "
+            f"{_share(send_times.model_hits_without_history, send_times.contacts_without_history)}.",
+            highlight=False,
+        )
+
+
+def _share(hits: int, total: int) -> str:
+    return f"{hits / total:.0%}" if total else "n/a"
 
 
 def _run_live(*, seed: int, accounts: int, days: int, start_date: str, interval: float) -> None:
@@ -254,7 +302,7 @@ def _print_report(report: MainRunReport) -> None:
         *(
             f"Model {status.name}: "
             + (f"champion {status.champion}: {status.headline}" if status.champion else status.headline)
-            + f" (last decision: {status.last_decision})"
+            + f" (last training: {status.last_decision})"
             for status in report.models
         ),
         f"Leads today: {report.aqls} Agent-Qualified (ml.aql_leads), {report.mqls} Marketing-Qualified by points",

@@ -1,4 +1,5 @@
-"""Scoring what the system detected against the simulator's hidden ground truth (never read by the pipeline)."""
+"""Scoring what the system detected, flagged and recommended against the simulator's hidden ground truth
+(never read by the pipeline)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from pathlib import Path
 from typing import Protocol
 
 import duckdb
+import pandas as pd
 
 from agents.config import AccountSurgeRule, QualityWeightedSurgeRule
 from agents.surge import detect_account_surges
+from models.aql import qualify_leads
+from models.config import ModelSettings
+from models.features import PERSON_LEVEL
+from models.registry import ModelRegistry
+from models.training import intent_model_name, load_labelled_rows
 
 ALL_TIERS = (1, 2, 3)
 
@@ -202,3 +209,122 @@ def evaluate_surge_rules(
             )
         )
     return evaluations
+
+
+# --------------------------------------------------------------------------------------------------
+# Leads and send times against the ground truth
+
+
+@dataclass(frozen=True)
+class LeadFlagOutcome:
+    """People a flag picked during the champion's held-out days, and how many became an opportunity."""
+
+    flag: str
+    people: int
+    converted: int
+    accounts: int
+    accounts_converted: int
+
+    @property
+    def conversion_rate(self) -> float:
+        return self.converted / self.people if self.people else 0.0
+
+
+def load_opportunity_days(ground_truth_dir: Path) -> dict[str, date]:
+    """Account -> the day its buying window became an opportunity, for windows that did."""
+    document = json.loads((ground_truth_dir / "buying_windows.json").read_text())
+    return {
+        window["account_id"]: date.fromisoformat(window["opportunity_created_on"])
+        for window in document["buying_windows"]
+        if window["opportunity_created_on"]
+    }
+
+
+def compare_lead_flags(
+    connection: duckdb.DuckDBPyConnection,
+    registry: ModelRegistry,
+    settings: ModelSettings,
+    ground_truth_dir: Path,
+) -> list[LeadFlagOutcome] | str:
+    """AQL against MQL on the champion person model's held-out days (which it never trained on): each
+    person counts once, from the first day a flag picked them, and converts if the truth has their
+    account opening an opportunity within the intent horizon after that day."""
+    champion = registry.champion(intent_model_name(PERSON_LEVEL))
+    if champion is None:
+        return "no promoted person intent model: run `surgewise run` first"
+    model, card = champion
+    start = date.fromisoformat(str(card.training["holdout_start"]))
+    end = date.fromisoformat(str(card.training["holdout_end"]))
+    rows = load_labelled_rows(connection, settings)[PERSON_LEVEL]
+    rows = rows[rows["in_population"] & (rows["snapshot_date"] >= start) & (rows["snapshot_date"] <= end)]
+    rows = rows.reset_index(drop=True)
+    leads = qualify_leads(rows, pd.Series(model.predict(rows)), settings)
+    opportunities = load_opportunity_days(ground_truth_dir)
+    horizon = timedelta(days=settings.intent.horizon_days)
+    return [
+        _flag_outcome(flag, leads[leads[column]] if len(leads) else leads, opportunities, horizon)
+        for flag, column in (
+            ("AQL (intent model + ICP + engagement)", "is_aql"),
+            ("MQL (engagement points > 80)", "is_mql"),
+        )
+    ]
+
+
+def _flag_outcome(
+    flag: str, flagged: pd.DataFrame, opportunities: dict[str, date], horizon: timedelta
+) -> LeadFlagOutcome:
+    if flagged.empty:
+        return LeadFlagOutcome(flag, 0, 0, 0, 0)
+    first = flagged.groupby(["person_id", "account_id"], as_index=False)["snapshot_date"].min()
+    converted_accounts = []
+    for account_id, day in zip(first["account_id"], first["snapshot_date"], strict=True):
+        if account_id in opportunities and day < opportunities[account_id] <= day + horizon:
+            converted_accounts.append(account_id)
+    return LeadFlagOutcome(
+        flag,
+        people=len(first),
+        converted=len(converted_accounts),
+        accounts=int(first["account_id"].nunique()),
+        accounts_converted=len(set(converted_accounts)),
+    )
+
+
+@dataclass(frozen=True)
+class SendTimeAccuracy:
+    contacts: int
+    model_hits: int
+    fixed_hour_hits: int
+    contacts_without_history: int
+    model_hits_without_history: int
+
+
+def compare_send_times(
+    connection: duckdb.DuckDBPyConnection, ground_truth_dir: Path, fixed_hour: int
+) -> SendTimeAccuracy | str:
+    """How often the recommended best hour is within an hour of the contact's hidden preferred reading
+    hour, against sending everyone at the fixed hour."""
+    truth_file = ground_truth_dir / "contacts.json"
+    if not truth_file.exists():
+        return f"no ground truth contacts in {ground_truth_dir}"
+    preferred = {
+        contact["contact_id"]: contact["preferred_local_hour"] for contact in json.loads(truth_file.read_text())
+    }
+    try:
+        rows = connection.execute(
+            """
+            select people.crm_contact_id, recommendations.best_local_hour, recommendations.own_reads
+            from ml.send_time_recommendations as recommendations
+            inner join marts.dim_person as people on recommendations.person_id = people.person_id
+            where people.crm_contact_id is not null
+            """
+        ).fetchall()
+    except duckdb.CatalogException:
+        return "no send-time recommendations: run `surgewise run` first"
+    known = [(preferred[contact], best, reads) for contact, best, reads in rows if contact in preferred]
+    return SendTimeAccuracy(
+        contacts=len(known),
+        model_hits=sum(abs(best - hour) <= 1 for hour, best, _ in known),
+        fixed_hour_hits=sum(abs(fixed_hour - hour) <= 1 for hour, _, _ in known),
+        contacts_without_history=sum(reads == 0 for _, _, reads in known),
+        model_hits_without_history=sum(abs(best - hour) <= 1 for hour, best, reads in known if reads == 0),
+    )

@@ -55,6 +55,7 @@ class ModelStatus:
     name: str
     champion: str | None
     last_decision: str
+    """What the latest training attempt did (trained and promoted or not, or why it could not train)."""
     headline: str
     """The champion's held-out figures against its baseline, in one line."""
 
@@ -274,8 +275,7 @@ def _run_requests(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_nam
 
 
 def _model_status(registry: ModelRegistry, name: str) -> ModelStatus:
-    decisions = registry.decisions(name)
-    last_decision = decisions[-1]["reason"] if decisions else "never trained"
+    last_decision = registry.last_attempt(name) or "never trained"
     champion = registry.champion_version(name)
     if champion is None:
         return ModelStatus(name, None, last_decision, "no promoted model")

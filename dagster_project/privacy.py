@@ -43,6 +43,9 @@ from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TAB
 from dagster_project.connectors.sources import SOURCES, FileFormat, SourceSpec
 from dagster_project.quarantine import BuildOutcome, run_build_job
 from dagster_project.warehouse import open_warehouse
+from models.registry import ModelRegistry
+from models.send_time import SEND_TIME_MODEL, forget_contact, models_mentioning
+from models.serving import AQL_TABLE, INTENT_SCORES_TABLE, SEND_TIMES_TABLE
 
 IDENTITIES_RELATION = "intermediate.int_identity__person_identities"
 PERSON_RELATION = "marts.dim_person"
@@ -199,6 +202,11 @@ class PersonExplanation:
     audit_entries: list[dict[str, Any]]
     enrolments: list[dict[str, Any]]
     suppressed: bool
+    intent_scores: list[dict[str, Any]] = field(default_factory=list)
+    """Today's intent scores of the person and of their account, each with its top contributing features."""
+    lead: dict[str, Any] | None = None
+    """The person's AQL and MQL flags with reasons (ml.aql_leads)."""
+    send_time: dict[str, Any] | None = None
 
 
 def _relation_exists(connection: duckdb.DuckDBPyConnection, relation: str) -> bool:
@@ -275,6 +283,30 @@ def explain_person(connection: duckdb.DuckDBPyConnection, key: str, *, signal_li
             ).fetchone()
             is not None
         )
+    intent_scores: list[dict[str, Any]] = []
+    if _relation_exists(connection, INTENT_SCORES_TABLE):
+        account_id = (profile or {}).get("account_id")
+        intent_scores = _dicts(
+            connection.execute(
+                f"""
+                select entity_type, entity_id, snapshot_date, probability, reference_probability, top_features,
+                    model_version
+                from {INTENT_SCORES_TABLE}
+                where (entity_type = 'person' and entity_id = $person_id)
+                   or (entity_type = 'account' and entity_id = $account_id)
+                order by entity_type desc
+                """,
+                {"person_id": person_id, "account_id": account_id},
+            )
+        )
+    lead = None
+    if _relation_exists(connection, AQL_TABLE):
+        leads = _dicts(connection.execute(f"select * from {AQL_TABLE} where person_id = ?", [person_id]))
+        lead = leads[0] if leads else None
+    send_time = None
+    if _relation_exists(connection, SEND_TIMES_TABLE):
+        send_times = _dicts(connection.execute(f"select * from {SEND_TIMES_TABLE} where person_id = ?", [person_id]))
+        send_time = send_times[0] if send_times else None
     return PersonExplanation(
         person=person,
         profile=profile,
@@ -284,6 +316,9 @@ def explain_person(connection: duckdb.DuckDBPyConnection, key: str, *, signal_li
         audit_entries=audit_entries,
         enrolments=enrolments,
         suppressed=suppressed,
+        intent_scores=intent_scores,
+        lead=lead,
+        send_time=send_time,
     )
 
 
@@ -381,6 +416,8 @@ class ForgetReport:
     tombstone_entry_id: int | None = None
     build: BuildOutcome | None = None
     remaining: list[Trace] = field(default_factory=list)
+    model_versions_scrubbed: list[str] = field(default_factory=list)
+    """Send-time model versions whose per-contact read history held the person."""
 
     @property
     def verified(self) -> bool:
@@ -597,6 +634,7 @@ def forget_person(
     landing_dir: Path | None,
     reason: str = DEFAULT_REASON,
     now: datetime | None = None,
+    model_registry: ModelRegistry | None = None,
 ) -> ForgetReport:
     """Erase a person (by e-mail or id) from the warehouse and landing zone, suppress them, and verify.
 
@@ -673,10 +711,18 @@ def forget_person(
             connection.execute("rollback")
             raise
 
+    if model_registry is not None and person.person_id:
+        report.model_versions_scrubbed = forget_contact(model_registry, person.person_id)
+
     report.build = run_build_job(defs, instance)
 
     with open_warehouse(duckdb_path, read_only=True) as connection:
         report.remaining = scan_for_traces(connection, values, person_id=person.person_id)
+    if model_registry is not None and person.person_id:
+        report.remaining += [
+            Trace(f"model_registry/{SEND_TIME_MODEL}/{version}", "contacts", person.person_id, 1)
+            for version in models_mentioning(model_registry, person.person_id)
+        ]
     return report
 
 

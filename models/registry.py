@@ -102,6 +102,18 @@ class ModelRegistry:
         if decision.promoted:
             (folder / "champion.json").write_text(json.dumps(entry, indent=2, sort_keys=True))
 
+    def log_attempt(self, name: str, attempted_at: datetime, outcome: str) -> None:
+        """Every training attempt, trained or not, so "why is there no model?" always has an answer."""
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "training_log.jsonl").open("a") as log:
+            log.write(json.dumps({"attempted_at": attempted_at.isoformat(), "outcome": outcome}) + "\n")
+
+    def last_attempt(self, name: str) -> str | None:
+        log = self.root / name / "training_log.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return json.loads(lines[-1])["outcome"] if lines else None
+
     def decisions(self, name: str) -> list[dict[str, object]]:
         log = self.root / name / "promotions.jsonl"
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []

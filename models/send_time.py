@@ -88,6 +88,10 @@ class SendTimeModel:
         reads = self.contacts.get(person_id, (None, 0))[1]
         return reads / (reads + self.settings.contact_prior_strength)
 
+    def without_contact(self, person_id: str) -> bool:
+        """Forget one contact's history (GDPR erasure); the segment and global counts hold no identity."""
+        return self.contacts.pop(person_id, None) is not None
+
     def allowed_hours(self) -> np.ndarray:
         return np.arange(self.settings.earliest_local_hour, self.settings.latest_local_hour + 1)
 
@@ -204,13 +208,15 @@ def train_send_time_challenger(
 ) -> TrainingOutcome:
     """Fit on the earlier reads, judge on the later ones, register, and compete with the champion."""
     reads = local_reads(events)
-    if reads.empty:
-        return TrainingOutcome(SEND_TIME_MODEL, None, None, "no email opens or clicks from contacts with a time zone")
-    train, holdout = split_reads(reads, settings)
+    train, holdout = split_reads(reads, settings) if len(reads) else (reads, reads)
     if train.empty or holdout.empty:
-        return TrainingOutcome(
-            SEND_TIME_MODEL, None, None, f"reads span too few days to hold out the last {settings.holdout_days}"
+        reason = (
+            f"reads span too few days to hold out the last {settings.holdout_days}"
+            if len(reads)
+            else "no email opens or clicks from contacts with a time zone"
         )
+        registry.log_attempt(SEND_TIME_MODEL, trained_at, f"not trained: {reason}")
+        return TrainingOutcome(SEND_TIME_MODEL, None, None, reason)
     model = fit_send_time_model(train, settings)
     metrics = evaluate_send_times(model, holdout)
     hashed = pd.util.hash_pandas_object(reads[["person_id", "occurred_at", "local_hour"]], index=False)
@@ -248,4 +254,25 @@ def train_send_time_challenger(
         rule_score=float(metrics["fixed_hour_open_rate"]),
     )
     registry.record_decision(SEND_TIME_MODEL, decision, trained_at)
+    registry.log_attempt(SEND_TIME_MODEL, trained_at, f"trained {card.version}: {decision.reason}")
     return TrainingOutcome(SEND_TIME_MODEL, card, decision)
+
+
+def forget_contact(registry: ModelRegistry, person_id: str) -> list[str]:
+    """Remove a person's read history from every registered send-time model; the versions rewritten."""
+    rewritten = []
+    for version in registry.versions(SEND_TIME_MODEL):
+        model, card = registry.load(SEND_TIME_MODEL, version)
+        if isinstance(model, SendTimeModel) and model.without_contact(person_id):
+            registry.save(card, model)
+            rewritten.append(version)
+    return rewritten
+
+
+def models_mentioning(registry: ModelRegistry, person_id: str) -> list[str]:
+    """Registered send-time model versions that still hold this person's read history."""
+    return [
+        version
+        for version in registry.versions(SEND_TIME_MODEL)
+        if person_id in getattr(registry.load(SEND_TIME_MODEL, version)[0], "contacts", {})
+    ]

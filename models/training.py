@@ -7,6 +7,7 @@ from datetime import date, datetime
 import duckdb
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score
 
 from models.baseline import engagement_points, is_mql, with_account_engagement_points
 from models.config import ModelSettings
@@ -135,6 +136,7 @@ def train_challenger(
     features = FEATURE_SETS[level]
     prepared = prepare_training_data(labelled, settings)
     if isinstance(prepared, str):
+        registry.log_attempt(name, trained_at, f"not trained: {prepared}")
         return TrainingOutcome(name, None, None, prepared)
     split, train, holdout = prepared
     model = train_intent_model(train, features, settings.intent)
@@ -172,6 +174,7 @@ def train_challenger(
     registry.save(card, model)
     decision = _compete(registry, name, card, model, holdout, settings)
     registry.record_decision(name, decision, trained_at)
+    registry.log_attempt(name, trained_at, f"trained {card.version}: {decision.reason}")
     return TrainingOutcome(name, card, decision)
 
 
@@ -194,21 +197,22 @@ def _compete(
     holdout: pd.DataFrame,
     settings: ModelSettings,
 ) -> PromotionDecision:
+    """Both models scored unrounded on the same held-out rows, so equal models tie instead of a rounding
+    difference deciding."""
+    labels = holdout["label"].to_numpy(dtype=int)
     champion_version = registry.champion_version(name)
     champion_score = None
     if champion_version is not None:
         champion, champion_card = registry.load(name, champion_version)
         if isinstance(champion, IntentModel) and champion_card.features == card.features:
-            champion_score = score_metrics(
-                holdout["label"].to_numpy(dtype=int), champion.predict(holdout), champion.predict(holdout)
-            ).pr_auc
+            champion_score = float(average_precision_score(labels, champion.predict(holdout)))
     return decide_promotion(
         name,
         PROMOTION_METRIC,
         card.version,
-        float(card.metrics["model"][PROMOTION_METRIC]),
+        float(average_precision_score(labels, challenger.predict(holdout))),
         champion_version,
         champion_score,
         min_improvement=settings.intent.min_improvement,
-        rule_score=float(card.metrics["rule"][PROMOTION_METRIC]),
+        rule_score=float(average_precision_score(labels, holdout["engagement_points"].to_numpy(dtype=float))),
     )

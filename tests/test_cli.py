@@ -25,7 +25,9 @@ def test_bad_options_are_refused_with_a_message(surgewise_env: SurgewiseEnv) -> 
 
 
 def test_live_mode_delivers_one_batch_at_a_time_into_the_landing_zone(surgewise_env: SurgewiseEnv) -> None:
-    result = CliRunner().invoke(app, ["run", "--live", "--interval", "0", "--accounts", "8", "--days", "3"])
+    result = CliRunner().invoke(
+        app, ["run", "--live", "--interval", "0", "--accounts", "8", "--days", "3", "--start-date", "2026-10-01"]
+    )
 
     assert result.exit_code == 0, result.output
     assert [line.split()[1] for line in result.output.splitlines() if "delivered" in line] == [

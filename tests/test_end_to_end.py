@@ -36,7 +36,16 @@ def test_the_main_job_runs_end_to_end_and_is_idempotent(
     first = _run(definitions, instance, surgewise_env)
 
     assert first.build_succeeded, first.failed_steps
-    assert first.checks == {"dim_person_expectations": True, "dim_person_freshness": True}
+    assert first.checks == {
+        "dim_person_expectations": True,
+        "dim_person_freshness": True,
+        "intent_feature_drift": True,
+    }
+    # Three weeks of history cannot hold out ten mature days: no model, and the run says why.
+    assert first.training_runs == 1 and first.training_failed == 0
+    intent_models = [status for status in first.models if status.name.endswith("_intent")]
+    assert intent_models and all(status.champion is None for status in intent_models)
+    assert all("too little history" in status.last_decision for status in intent_models)
     loaded = {load.source: load for load in first.loads}
     assert set(loaded) == set(first.simulation.rows_written)
     assert sum(load.rows_quarantined for load in first.loads) == first.simulation.malformed_rows

@@ -28,7 +28,7 @@ from dagster_project.connectors.sources import (
 from dagster_project.simulator import SimulationSummary, simulate
 from dagster_project.simulator.market import BOT_USER_AGENTS
 
-SMALL = {"accounts": 30, "days": 14}
+SMALL = {"accounts": 30, "days": 14, "start_date": date(2026, 10, 1)}
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.commands import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
-from dagster_project.settings import LANDING_DIR_ENV, env_path
+from dagster_project.settings import LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV, env_path
 
 explain_app = typer.Typer(help="Explain what the warehouse holds and why.", no_args_is_help=True)
 
@@ -107,6 +108,8 @@ def person_command(
         actions.add_row("—", "—", "—", "no agent action touched this person", "—", "—", "—", "—")
     console.print(actions)
 
+    _print_scores(console, explanation)
+
     state = Table(
         *(explanation.enrolments[0].keys() if explanation.enrolments else ("channel state",)),
         title="Channel state (channel_sandbox.sequence_enrolments)",
@@ -122,6 +125,46 @@ def person_command(
     )
 
 
+def _print_scores(console: Console, explanation: Any) -> None:
+    """Why the models scored this person (and their account) as they did, and what that qualifies them for."""
+    if not explanation.intent_scores:
+        console.print("Intent scores (ml.intent_scores): none; no promoted intent model has scored this person")
+    for score in explanation.intent_scores:
+        table = Table(
+            "feature",
+            "value",
+            "contribution",
+            title=(
+                f"Intent score of the {score['entity_type']} {score['entity_id']}: {score['probability']:.2f} "
+                f"(typical {score['reference_probability']:.2f}) on {score['snapshot_date']}, "
+                f"model {score['model_version']}"
+            ),
+            caption="baseline Shapley values: the typical score plus the contributions is the score",
+        )
+        for item in json.loads(score["top_features"]):
+            table.add_row(item["feature"], _value(item["value"]), f"{item['contribution']:+.3f}")
+        console.print(table)
+    lead = explanation.lead
+    if lead is not None:
+        verdict = "[green]Agent-Qualified Lead[/green]" if lead["is_aql"] else "not an Agent-Qualified Lead"
+        mql = "MQL" if lead["is_mql"] else "not an MQL"
+        console.print(
+            f"{verdict}: "
+            + "; ".join(lead["aql_reasons"])
+            + f". Classic lead score: {lead['engagement_points']:.0f} engagement points ({mql}).",
+            highlight=False,
+        )
+    send_time = explanation.send_time
+    if send_time is not None:
+        console.print(
+            f"Send time: {send_time['recommended_local_hour']:02d}:00 {send_time['timezone']}"
+            + (" (exploring; best " + f"{send_time['best_local_hour']:02d}:00)" if send_time["is_exploration"] else "")
+            + f", {send_time['own_reads']} own reads ({send_time['own_weight']:.0%} of the estimate), the rest "
+            f"from the {send_time['segment']} segment",
+            highlight=False,
+        )
+
+
 def _print_forget_report(console: Console, report: Any) -> None:
     erased = Table("table", "rows erased", title="Erased")
     for table, count in sorted(report.erased.items()):
@@ -130,7 +173,9 @@ def _print_forget_report(console: Console, report: Any) -> None:
         erased.add_row(f"{column} (mentions pseudonymised)", f"{count:,}")
     for source_file, lines in sorted(report.landing_lines.items()):
         erased.add_row(f"landing/{source_file} (lines erased or pseudonymised)", f"{lines:,}")
-    if not (report.erased or report.pseudonymised or report.landing_lines):
+    for version in report.model_versions_scrubbed:
+        erased.add_row(f"model_registry/send_time/{version} (read history)", "1")
+    if not (report.erased or report.pseudonymised or report.landing_lines or report.model_versions_scrubbed):
         erased.add_row("(nothing held)", "0")
     console.print(erased)
     emails = sum(1 for identity in report.identities if identity.identity_type == "email")
@@ -185,6 +230,7 @@ def forget(
     from dagster_project.definitions import defs
     from dagster_project.privacy import UnknownPersonError, forget_person, is_email, resolve_person
     from dagster_project.warehouse import open_warehouse
+    from models.registry import ModelRegistry
 
     console = make_console()
     path = warehouse_path(console)
@@ -218,6 +264,7 @@ def forget(
                 duckdb_path=path,
                 landing_dir=None if keep_landing else env_path(LANDING_DIR_ENV),
                 reason=reason,
+                model_registry=ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)),
             )
     except UnknownPersonError as error:
         console.print(f"[red]Unknown person:[/red] {error}.", highlight=False)
