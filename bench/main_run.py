@@ -1,6 +1,6 @@
 """Benchmark: `surgewise run` from an empty data directory, at one or more market sizes.
 
-Run on demand (`.venv/bin/python bench/main_run.py --accounts 200 --days 45`); writes
+Run on demand (`.venv/bin/python bench/main_run.py --accounts 200 --days 75`); writes
 bench/results/main_run.json and bench/results/main_run.md. Never run by the test suite.
 """
 
@@ -37,7 +37,9 @@ def run_once(accounts: int, days: int, seed: int) -> dict:
         completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    summary = [line for line in completed.stdout.splitlines() if line.startswith(("Events", "Profiled", "Surges"))]
+    summary = [
+        line for line in completed.stdout.splitlines() if line.startswith(("Events", "Profiled", "Surges", "Leads"))
+    ]
     return {
         "accounts": accounts,
         "days": days,
@@ -52,7 +54,7 @@ def run_once(accounts: int, days: int, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, nargs="+", default=[200])
-    parser.add_argument("--days", type=int, default=45)
+    parser.add_argument("--days", type=int, default=75)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 

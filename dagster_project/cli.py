@@ -151,6 +151,24 @@ def run_command(
         raise typer.Exit(code=1)
 
 
+@app.command("models")
+def models_command() -> None:
+    """The model registry: each model's champion, its held-out figures against its baseline, and what the
+    latest training attempt did."""
+    from dagster_project.main_run import MODEL_NAMES, model_status
+    from dagster_project.settings import MODEL_REGISTRY_DIR_ENV
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV))
+    table = Table("model", "champion", "held-out figures", "versions", "latest training", title=str(registry.root))
+    for name in MODEL_NAMES:
+        status = model_status(registry, name)
+        table.add_row(
+            name, status.champion or "none", status.headline, str(len(registry.versions(name))), status.last_decision
+        )
+    console.print(table)
+
+
 @app.command("evaluate")
 def evaluate_command() -> None:
     """Against the simulator's hidden ground truth: surge rules, AQL against MQL, send times against 10:00."""

@@ -256,7 +256,7 @@ def run_main_job(
         audit_rows=audit_rows,
         training_runs=training_runs,
         training_failed=training_failed,
-        models=[_model_status(ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)), name) for name in MODEL_NAMES],
+        models=[model_status(ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)), name) for name in MODEL_NAMES],
         aqls=aqls or 0,
         mqls=mqls or 0,
     )
@@ -274,7 +274,7 @@ def _run_requests(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_nam
     return [result] if isinstance(result, dg.RunRequest) else []
 
 
-def _model_status(registry: ModelRegistry, name: str) -> ModelStatus:
+def model_status(registry: ModelRegistry, name: str) -> ModelStatus:
     last_decision = registry.last_attempt(name) or "never trained"
     champion = registry.champion_version(name)
     if champion is None:

@@ -36,6 +36,8 @@ def baseline_shapley(
     predict: Predict, rows: np.ndarray, reference: np.ndarray, *, permutations: int, seed: int
 ) -> Contributions:
     n_rows, n_features = rows.shape
+    if n_rows == 0:
+        return Contributions(float(predict(reference[np.newaxis, :])[0]), np.empty(0), np.empty((0, n_features)))
     generator = np.random.default_rng(seed)
     orders = []
     for _ in range(max(1, permutations // 2)):
@@ -53,9 +55,7 @@ def baseline_shapley(
         values[:, order] += np.diff(probabilities, axis=0).T
     values /= len(orders)
     # the first hybrid is the reference itself and the last the row itself, whatever the order
-    return Contributions(
-        float(probabilities[0, 0]) if n_rows else float(predict(reference[None, :])[0]), probabilities[-1], values
-    )
+    return Contributions(float(probabilities[0, 0]), probabilities[-1], values)
 
 
 def _predict_unique(predict: Predict, flat: np.ndarray) -> np.ndarray:

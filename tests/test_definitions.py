@@ -54,3 +54,28 @@ def test_sensor_and_jobs_are_defined(definitions: dg.Definitions) -> None:
     assert landing.job_name == "surgewise_build_job"
     build = definitions.resolve_job_def("surgewise_build_job")
     assert "sdr_sequence_enrolments" not in {node.name for node in build.graph.node_defs}
+
+
+def test_the_models_sit_between_the_feature_marts_and_the_agents(definitions: dg.Definitions) -> None:
+    """Lineage from raw signals to each score: the UI can show why a score exists."""
+    graph = definitions.get_repository_def().asset_graph
+    for name in ("intent_model", "intent_scores", "send_time_model", "send_time_recommendations", "aql_leads"):
+        assert graph.get(dg.AssetKey(name)).group_name == "ml"
+    assert dg.AssetKey(["raw", "web_events"]) in _upstream(graph, dg.AssetKey("aql_leads"))
+    assert dg.AssetKey(["marts", "fct_person_features_daily"]) in _upstream(graph, dg.AssetKey("intent_scores"))
+    assert {dg.AssetKey("intent_scores"), dg.AssetKey("send_time_recommendations")} <= _upstream(
+        graph, dg.AssetKey("sdr_sequence_enrolments")
+    )
+    drift = dg.AssetCheckKey(dg.AssetKey("intent_scores"), "intent_feature_drift")
+    assert drift in graph.asset_check_keys and graph.get_check_spec(drift).blocking
+
+
+def test_training_runs_from_its_sensor_and_the_build_only_scores(definitions: dg.Definitions) -> None:
+    retraining = definitions.resolve_sensor_def("intent_model_retraining")
+    assert retraining.job_name == "model_training_job"
+    assert retraining.default_status is dg.DefaultSensorStatus.RUNNING
+    build = {node.name for node in definitions.resolve_job_def("surgewise_build_job").graph.node_defs}
+    training = {node.name for node in definitions.resolve_job_def("model_training_job").graph.node_defs}
+    assert {"intent_scores", "aql_leads", "send_time_recommendations"} <= build
+    assert not {"intent_model", "send_time_model"} & build
+    assert {"intent_model", "send_time_model", "intent_scores", "aql_leads"} <= training

@@ -41,6 +41,7 @@ class Market:
     env: SurgewiseEnv
     report: MainRunReport
     settings: ModelSettings
+    instance: dg.DagsterInstance
 
     @property
     def registry(self) -> ModelRegistry:
@@ -70,7 +71,7 @@ def market(tmp_path_factory: pytest.TempPathFactory, definitions: dg.Definitions
             days=DEFAULT_DAYS,
             start_date=DEFAULT_START_DATE,
         )
-        yield Market(env, report, load_model_settings(env.config_dir))
+        yield Market(env, report, load_model_settings(env.config_dir), instance)
 
 
 def test_surgewise_run_trains_promotes_and_scores(market: Market) -> None:
@@ -92,6 +93,23 @@ def test_surgewise_run_trains_promotes_and_scores(market: Market) -> None:
     (with_timezone,) = market.query("select count(*) from marts.dim_person where timezone is not null")[0]
     assert recommended == with_timezone
     assert report.aqls > 0 and report.mqls > 0
+
+
+def test_the_ui_shows_each_model_with_its_metrics_and_charts(market: Market) -> None:
+    """What a RevOps user sees on the intent_model asset in the Dagster UI: numbers that plot over time,
+    the comparison with the rule, and the calibration and lift charts."""
+    event = market.instance.get_latest_materialization_event(dg.AssetKey("intent_model"))
+    metadata = event.asset_materialization.metadata
+    for name in ("account_intent", "person_intent"):
+        assert metadata[f"{name}_model_pr_auc"].value > metadata[f"{name}_rule_pr_auc"].value
+        report = metadata[f"{name}_report"].value
+        assert "#### Calibration" in report and "#### Lift by decile" in report and "█" in report
+        assert "rule: engagement points > 80" in report
+        assert Path(metadata[f"{name}_card"].value).exists()
+    scores = market.instance.get_latest_materialization_event(dg.AssetKey("intent_scores"))
+    assert "top drivers" in scores.asset_materialization.metadata["top_accounts"].value
+    send_time = market.instance.get_latest_materialization_event(dg.AssetKey("send_time_model"))
+    assert send_time.asset_materialization.metadata["open_rate_uplift"].value > 0
 
 
 def test_the_time_split_never_lets_training_see_the_held_out_period(market: Market) -> None:
@@ -227,6 +245,14 @@ def test_explain_person_shows_why_the_score_is_high(market: Market) -> None:
     assert json.loads(top_features)[0]["feature"] in result.output
     assert "Agent-Qualified Lead" in result.output and "engagement points" in result.output
     assert "Send time:" in result.output
+
+
+def test_the_models_command_lists_champions_with_their_figures(market: Market) -> None:
+    result = CliRunner().invoke(app, ["models"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    for status in market.report.models:
+        assert status.name in result.output and status.champion in result.output
+    assert "PR AUC" in result.output and "expected open rate" in result.output
 
 
 def test_evaluate_compares_aql_with_mql_and_send_times_with_ten_oclock(market: Market) -> None:
