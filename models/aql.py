@@ -77,8 +77,10 @@ def _icp_misses(row: object, settings: ModelSettings) -> list[str]:
     misses = []
     if row.account_tier not in icp.tiers:
         misses.append(f"tier {row.account_tier} (ICP tiers {', '.join(map(str, icp.tiers))})")
-    if pd.isna(row.account_employee_count) or row.account_employee_count < icp.min_employees:
-        misses.append(f"{row.account_employee_count} employees (fewer than {icp.min_employees:,})")
+    if pd.isna(row.account_employee_count):
+        misses.append(f"employee count unknown (ICP needs {icp.min_employees:,} or more)")
+    elif row.account_employee_count < icp.min_employees:
+        misses.append(f"{int(row.account_employee_count):,} employees (fewer than {icp.min_employees:,})")
     if row.account_industry in icp.excluded_industries:
         misses.append(f"industry {row.account_industry} is excluded")
     return misses

@@ -61,7 +61,7 @@ def model_report(card: ModelCard, decision: PromotionDecision) -> str:
         [
             f"### {card.name} {card.version}",
             f"**Decision:** {'promoted' if decision.promoted else 'not promoted'}: {decision.reason}. "
-            f"Champion: `{decision.version if decision.promoted or decision.champion_version else 'none'}`.",
+            f"Champion: `{decision.version or 'none'}`.",
             f"**Split:** {card.training['split']}; {card.training['train_rows']} training rows "
             f"({card.training['train_positive_accounts']} accounts with an opportunity), "
             f"{card.training['holdout_rows']} held-out rows ({card.training['holdout_positive_accounts']}).",

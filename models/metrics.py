@@ -38,8 +38,16 @@ def score_metrics(labels: np.ndarray, scores: np.ndarray, probabilities: np.ndar
 
 
 def _ranked(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Labels from the highest score down; ties keep their order, so a flat score earns no lift."""
-    return np.asarray(labels)[np.argsort(-np.asarray(scores, dtype=float), kind="stable")]
+    """Labels from the highest score down, each tied group replaced by its mean label, so the order rows
+    arrive in never earns lift: a flat score has lift 1 in every decile."""
+    labels = np.asarray(labels, dtype=float)
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    ranked_scores = np.asarray(scores, dtype=float)[order]
+    ranked = labels[order]
+    _, group_starts, group_sizes = np.unique(ranked_scores, return_index=True, return_counts=True)
+    for start, size in zip(group_starts, group_sizes, strict=True):
+        ranked[start : start + size] = ranked[start : start + size].mean()
+    return ranked
 
 
 def lift_table(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
@@ -53,7 +61,7 @@ def lift_table(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[d
             {
                 "decile": index,
                 "rows": len(chunk),
-                "positives": int(chunk.sum()),
+                "positives": round(float(chunk.sum()), 2),
                 "positive_rate": rate,
                 "lift": rate / base_rate if base_rate else float("nan"),
             }

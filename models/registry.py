@@ -128,8 +128,8 @@ class PromotionDecision:
     challenger_score: float
     champion_score: float | None
     promoted: bool
-    version: str
-    """The champion after the decision."""
+    version: str | None
+    """The champion after the decision: none when a first challenger is not promoted."""
     reason: str
 
 
@@ -156,7 +156,7 @@ def decide_promotion(
             round(challenger_score, 6),
             None if champion_score is None else round(champion_score, 6),
             promoted,
-            challenger_version if promoted else champion_version or challenger_version,
+            challenger_version if promoted else champion_version,
             reason,
         )
 

@@ -1,3 +1,6 @@
+-- point in time: the row of a snapshot day only sees signals on or before that day (see the
+-- `point_in_time_features` docs block); signals are aggregated per person and day first, then each day's
+-- aggregate is spread over the 30 snapshot days whose window holds it
 with
 
 signals as (
@@ -41,6 +44,8 @@ spine as (
     select
         persons.person_id,
         persons.account_id,
+        persons.seniority,
+        persons.department,
         snapshot_dates.snapshot_date,
         snapshot_dates.data_as_of
     from persons
@@ -49,111 +54,117 @@ spine as (
 
 ),
 
-person_signals as (
+daily as (
 
     select
         person_id,
-        signal_type,
-        content_category,
         cast(occurred_at as date) as signal_date,
+        count(case when signal_type = 'page_view' then 1 end) as page_views,
+        count(case when signal_type = 'form_fill' then 1 end) as form_fills,
+        count(case when signal_type = 'email_open' then 1 end) as email_opens,
+        count(case when signal_type = 'email_click' then 1 end) as email_clicks,
+        count(case when content_category = 'pricing' then 1 end) as pricing_views,
+        count(case when content_category = 'comparison' then 1 end) as comparison_views,
+        count(case when content_category = 'product' then 1 end) as product_views,
+        count(case when content_category = 'case_study' then 1 end) as case_study_views,
+        count(case when content_category = 'docs' then 1 end) as docs_views,
+        count(case when content_category = 'blog' then 1 end) as blog_views,
         -- the quality score without its recency factor (see fct_account_features_daily)
-        source_fidelity * (1 - bot_likelihood) * content_weight * engagement_weight as signal_quality
+        sum(source_fidelity * (1 - bot_likelihood) * content_weight * engagement_weight) as signal_quality
     from signals
     where person_id is not null
+    group by person_id, cast(occurred_at as date)
 
 ),
 
--- every signal beside each snapshot day whose 30-day window holds it (and whether its 14-day one does)
-signals_by_snapshot as (
+-- each person-day beside every snapshot day whose 30-day window holds it, and whether its 14-day one does
+daily_by_snapshot as (
 
     select
-        person_signals.*,
-        snapshot_dates.snapshot_date,
-        person_signals.signal_date > snapshot_dates.snapshot_date - 14 as is_14d
-    from person_signals
-    inner join snapshot_dates
-        on
-            person_signals.signal_date between snapshot_dates.snapshot_date
-            - 29 and snapshot_dates.snapshot_date
+        daily.*,
+        snapshot_day.snapshot_date,
+        daily.signal_date > snapshot_day.snapshot_date - 14 as is_14d
+    from daily
+    inner join snapshot_dates as snapshot_day
+        on daily.signal_date between snapshot_day.snapshot_date - 29 and snapshot_day.snapshot_date
 
 ),
 
 windowed as (
 
     select
-        spine.person_id,
-        spine.snapshot_date,
-        count(case when recent.signal_type = 'page_view' and recent.is_14d then 1 end) as page_views_14d,
-        count(case when recent.signal_type = 'form_fill' and recent.is_14d then 1 end) as form_fills_14d,
-        count(case when recent.signal_type = 'email_open' and recent.is_14d then 1 end) as email_opens_14d,
-        count(case when recent.signal_type = 'email_click' and recent.is_14d then 1 end) as email_clicks_14d,
-        count(case when recent.content_category = 'pricing' and recent.is_14d then 1 end)
-            as pricing_views_14d,
-        count(case when recent.content_category = 'comparison' and recent.is_14d then 1 end)
-            as comparison_views_14d,
-        count(case when recent.content_category = 'product' and recent.is_14d then 1 end)
-            as product_views_14d,
-        count(case when recent.content_category = 'case_study' and recent.is_14d then 1 end)
-            as case_study_views_14d,
-        count(case when recent.content_category = 'docs' and recent.is_14d then 1 end) as docs_views_14d,
-        count(case when recent.content_category = 'blog' and recent.is_14d then 1 end) as blog_views_14d,
-        count(distinct case when recent.is_14d then recent.signal_date end) as active_days_14d,
-        coalesce(sum(case when recent.is_14d then recent.signal_quality end), 0) as signal_quality_14d,
-        count(case when recent.signal_type = 'page_view' then 1 end) as page_views_30d,
-        count(case when recent.content_category in ('pricing', 'comparison') then 1 end)
-            as buying_content_views_30d,
-        count(case when recent.signal_type = 'form_fill' then 1 end) as form_fills_30d,
-        count(case when recent.signal_type = 'email_open' then 1 end) as email_opens_30d,
-        count(case when recent.signal_type = 'email_click' then 1 end) as email_clicks_30d
-    from spine
-    left join signals_by_snapshot as recent
-        on spine.person_id = recent.person_id and spine.snapshot_date = recent.snapshot_date
-    group by spine.person_id, spine.snapshot_date
+        person_id,
+        snapshot_date,
+        cast(sum(case when is_14d then page_views else 0 end) as bigint) as page_views_14d,
+        cast(sum(case when is_14d then form_fills else 0 end) as bigint) as form_fills_14d,
+        cast(sum(case when is_14d then email_opens else 0 end) as bigint) as email_opens_14d,
+        cast(sum(case when is_14d then email_clicks else 0 end) as bigint) as email_clicks_14d,
+        cast(sum(case when is_14d then pricing_views else 0 end) as bigint) as pricing_views_14d,
+        cast(sum(case when is_14d then comparison_views else 0 end) as bigint) as comparison_views_14d,
+        cast(sum(case when is_14d then product_views else 0 end) as bigint) as product_views_14d,
+        cast(sum(case when is_14d then case_study_views else 0 end) as bigint) as case_study_views_14d,
+        cast(sum(case when is_14d then docs_views else 0 end) as bigint) as docs_views_14d,
+        cast(sum(case when is_14d then blog_views else 0 end) as bigint) as blog_views_14d,
+        -- one row per person-day, so counting rows counts active days
+        count(case when is_14d then 1 end) as active_days_14d,
+        coalesce(sum(case when is_14d then signal_quality end), 0) as signal_quality_14d,
+        cast(sum(page_views) as bigint) as page_views_30d,
+        cast(sum(pricing_views + comparison_views) as bigint) as buying_content_views_30d,
+        cast(sum(form_fills) as bigint) as form_fills_30d,
+        cast(sum(email_opens) as bigint) as email_opens_30d,
+        cast(sum(email_clicks) as bigint) as email_clicks_30d
+    from daily_by_snapshot
+    group by person_id, snapshot_date
 
 ),
 
 buying_content_days as (
 
-    select distinct
+    select
         person_id,
         signal_date
-    from person_signals
-    where content_category in ('pricing', 'comparison')
+    from daily
+    where pricing_views + comparison_views > 0
 
 ),
 
+-- the latest pricing or comparison day on or before each snapshot day, over all history
 last_buying_content as (
 
     select
         spine.person_id,
         spine.snapshot_date,
-        max(buying_content_days.signal_date) as last_buying_content_on
+        max(buying_content_days.signal_date) over (
+            partition by spine.person_id
+            order by spine.snapshot_date asc
+            rows between unbounded preceding and current row
+        ) as last_buying_content_on
     from spine
-    inner join buying_content_days
+    left join buying_content_days
         on
             spine.person_id = buying_content_days.person_id
-            and spine.snapshot_date >= buying_content_days.signal_date
-    group by spine.person_id, spine.snapshot_date
+            and spine.snapshot_date = buying_content_days.signal_date
 
 ),
 
+-- opportunities are the account's: computed once per account and day, not once per person
 opportunity_timing as (
 
     select
-        spine.person_id,
-        spine.snapshot_date,
-        count(case when cast(opportunities.created_at as date) <= spine.snapshot_date then 1 end)
+        snapshot_dates.snapshot_date,
+        opportunities.account_id,
+        count(case when cast(opportunities.created_at as date) <= snapshot_dates.snapshot_date then 1 end)
             as prior_opportunities,
         min(
             case
-                when cast(opportunities.created_at as date) > spine.snapshot_date
+                when cast(opportunities.created_at as date) > snapshot_dates.snapshot_date
                     then cast(opportunities.created_at as date)
             end
         ) as next_opportunity_created_on
-    from spine
-    inner join opportunities
-        on spine.account_id = opportunities.account_id
-    group by spine.person_id, spine.snapshot_date
+    from opportunities
+    cross join snapshot_dates
+    where opportunities.account_id is not null
+    group by snapshot_dates.snapshot_date, opportunities.account_id
 
 ),
 
@@ -165,33 +176,31 @@ final as (
         spine.account_id,
         spine.snapshot_date,
         spine.data_as_of,
-        persons.seniority,
-        persons.department,
-        windowed.page_views_14d,
-        windowed.form_fills_14d,
-        windowed.email_opens_14d,
-        windowed.email_clicks_14d,
-        windowed.pricing_views_14d,
-        windowed.comparison_views_14d,
-        windowed.product_views_14d,
-        windowed.case_study_views_14d,
-        windowed.docs_views_14d,
-        windowed.blog_views_14d,
-        windowed.active_days_14d,
-        windowed.signal_quality_14d,
+        spine.seniority,
+        spine.department,
+        coalesce(windowed.page_views_14d, 0) as page_views_14d,
+        coalesce(windowed.form_fills_14d, 0) as form_fills_14d,
+        coalesce(windowed.email_opens_14d, 0) as email_opens_14d,
+        coalesce(windowed.email_clicks_14d, 0) as email_clicks_14d,
+        coalesce(windowed.pricing_views_14d, 0) as pricing_views_14d,
+        coalesce(windowed.comparison_views_14d, 0) as comparison_views_14d,
+        coalesce(windowed.product_views_14d, 0) as product_views_14d,
+        coalesce(windowed.case_study_views_14d, 0) as case_study_views_14d,
+        coalesce(windowed.docs_views_14d, 0) as docs_views_14d,
+        coalesce(windowed.blog_views_14d, 0) as blog_views_14d,
+        coalesce(windowed.active_days_14d, 0) as active_days_14d,
+        coalesce(windowed.signal_quality_14d, 0) as signal_quality_14d,
         date_diff('day', last_buying_content.last_buying_content_on, spine.snapshot_date)
             as days_since_buying_content,
-        windowed.page_views_30d,
-        windowed.buying_content_views_30d,
-        windowed.form_fills_30d,
-        windowed.email_opens_30d,
-        windowed.email_clicks_30d,
+        coalesce(windowed.page_views_30d, 0) as page_views_30d,
+        coalesce(windowed.buying_content_views_30d, 0) as buying_content_views_30d,
+        coalesce(windowed.form_fills_30d, 0) as form_fills_30d,
+        coalesce(windowed.email_opens_30d, 0) as email_opens_30d,
+        coalesce(windowed.email_clicks_30d, 0) as email_clicks_30d,
         coalesce(opportunity_timing.prior_opportunities, 0) as prior_opportunities,
         opportunity_timing.next_opportunity_created_on
     from spine
-    inner join persons
-        on spine.person_id = persons.person_id
-    inner join windowed
+    left join windowed
         on spine.person_id = windowed.person_id and spine.snapshot_date = windowed.snapshot_date
     left join last_buying_content
         on
@@ -199,7 +208,7 @@ final as (
             and spine.snapshot_date = last_buying_content.snapshot_date
     left join opportunity_timing
         on
-            spine.person_id = opportunity_timing.person_id
+            spine.account_id = opportunity_timing.account_id
             and spine.snapshot_date = opportunity_timing.snapshot_date
 
 )
