@@ -28,6 +28,15 @@ class ProposedAction:
     trigger_key: str
     """The event that prompted the action (e.g. one account's surge); part of the idempotency key, which
     leaves out the payload so a changed detail (a new sequence after a seniority change) is not a new send."""
+    campaign_id: str | None = None
+    spend: float = 0.0
+    """Money the action commits (a budget increase); negative when it releases money (a rollback)."""
+    content: dict[str, str] = field(default_factory=dict)
+    """Copy the action publishes or sends (subject, body, headline): what brand safety reads."""
+    handoff_to: str | None = None
+    """For a handoff: the agent that takes the account over."""
+    rollback_of: str | None = None
+    """For a rollback: the action it undoes."""
     action_id: str = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,32 +1,26 @@
-"""The orchestrator: decides which specialists answer a trigger and carries their proposals through
-the data gates, governance, execution and the audit log."""
+"""The orchestrator: decides which specialists answer a trigger and hands their proposals to the governor,
+which decides, queues, executes and audits them. Handoffs that execute wake the receiving agent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 
-from agents.actions import ProposedAction
-from agents.adapters.sandbox import ExecutionOutcome, SandboxSalesEngagementAdapter
 from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
-from agents.context import engaged_people, ensure_suppression_list, is_suppressed, recommended_send_hours
+from agents.context import engaged_people, recommended_send_hours
 from agents.gates import ensure_check_results, failing_gates
 from agents.governance import audit
-from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
+from agents.governance.governor import ActionRecord, Governor
+from agents.governance.policy import HANDOFF_ACTION, Verdict
+from agents.governance.store import pause_state
+from agents.specialists.account_ads import AccountAdsAgent, HandoffBrief
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import AccountSurge
 from models.config import ModelSettings
 from models.registry import ModelRegistry
 from models.serving import ServedIntent, served_intent_as_of
-
-
-@dataclass(frozen=True)
-class ActionRecord:
-    action: ProposedAction
-    decision: PolicyDecision
-    outcome: str
 
 
 @dataclass
@@ -36,29 +30,45 @@ class SurgeResponse:
     actions: list[ActionRecord] = field(default_factory=list)
 
     def count(self, verdict: Verdict) -> int:
-        return sum(1 for record in self.actions if record.decision.verdict is verdict)
+        return sum(1 for record in self.actions if record.decision and record.decision.verdict is verdict)
+
+    def outcomes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.actions:
+            counts[record.outcome] = counts.get(record.outcome, 0) + 1
+        return counts
 
 
-def _decided(
-    action: ProposedAction,
+def _blocked(
+    connection: duckdb.DuckDBPyConnection,
+    registry: AgentRegistry,
+    agent_id: str,
+    trigger: dict[str, str],
     run_id: str,
     now: datetime,
-    *,
-    outcome: str,
-    reasoning: str,
-    decision: PolicyDecision | None = None,
-) -> audit.AuditEntry:
-    """The audit entry that closes an action: what was decided, why, and what happened."""
-    return audit.AuditEntry(
-        recorded_at=now,
-        run_id=run_id,
-        agent_id=action.agent_id,
-        event=audit.AuditEvent.DECIDED,
-        action=action,
-        reasoning=reasoning,
-        decision=decision,
-        outcome=outcome,
-    )
+) -> list[str]:
+    """Why the agent may not act at all: not registered, paused, or a data check it depends on is not green.
+    A refusal is itself audited."""
+    agent = registry.get(agent_id)
+    if agent is None:
+        reasons = [f"agent {agent_id} is not in the agent registry"]
+    else:
+        pause = pause_state(connection, agent_id)
+        reasons = [f"agent is {pause.reason}"] if pause.paused else failing_gates(connection, agent.required_checks)
+    if reasons:
+        audit.append(
+            connection,
+            audit.AuditEntry(
+                recorded_at=now,
+                run_id=run_id,
+                agent_id=agent_id,
+                event=audit.AuditEvent.RUN_BLOCKED,
+                reasoning="Did not act: " + " | ".join(reasons),
+                inputs=trigger,
+                outcome="not_acted",
+            ),
+        )
+    return reasons
 
 
 def respond_to_surge(
@@ -73,38 +83,25 @@ def respond_to_surge(
     model_registry: ModelRegistry | None = None,
     model_settings: ModelSettings | None = None,
 ) -> SurgeResponse:
-    """Answer one account surge: the SDR specialist proposes, governance decides, the adapter executes."""
+    """Answer one account surge: the SDR specialist proposes enrolments and a handoff, the governor decides
+    and executes, and an executed handoff wakes the ads specialist."""
     audit.ensure_audit_log(connection)
     ensure_check_results(connection)
-    ensure_suppression_list(connection)
-    adapter = SandboxSalesEngagementAdapter(connection)
+    governor = Governor(connection, registry, policies, run_id)
     specialist = SdrSequenceAgent()
     response = SurgeResponse(surge=surge)
-    agent = registry.get(specialist.agent_id)
-    response.blocked_reasons = (
-        failing_gates(connection, agent.required_checks)
-        if agent
-        else [f"agent {specialist.agent_id} is not in the agent registry"]
+    response.blocked_reasons = _blocked(
+        connection,
+        registry,
+        specialist.agent_id,
+        {"trigger": surge.run_key, "account_id": surge.account_id},
+        run_id,
+        now,
     )
     if response.blocked_reasons:
-        audit.append(
-            connection,
-            audit.AuditEntry(
-                recorded_at=now,
-                run_id=run_id,
-                agent_id=specialist.agent_id,
-                event=audit.AuditEvent.RUN_BLOCKED,
-                reasoning="Did not act: " + " | ".join(response.blocked_reasons),
-                inputs={"trigger": surge.run_key, "account_id": surge.account_id},
-                outcome="not_acted",
-            ),
-        )
         return response
 
-    people = {
-        person.person_id: person
-        for person in engaged_people(connection, surge, rule.content_categories, surge.detected_on)
-    }
+    people = engaged_people(connection, surge, rule.content_categories, surge.detected_on)
     intent = (
         served_intent_as_of(
             connection, model_registry, model_settings, account_id=surge.account_id, snapshot_date=surge.detected_on
@@ -112,63 +109,41 @@ def respond_to_surge(
         if model_registry is not None and model_settings is not None
         else ServedIntent(unavailable=("no model registry given",))
     )
-    send_hours = recommended_send_hours(connection, list(people))
-    for action in specialist.propose(surge, list(people.values()), intent, send_hours):
-        audit.append(
-            connection,
-            audit.AuditEntry(
-                recorded_at=now,
-                run_id=run_id,
-                agent_id=action.agent_id,
-                event=audit.AuditEvent.PROPOSED,
-                action=action,
-            ),
-        )
-        if audit.was_executed(connection, action.action_id):
-            audit.append(
-                connection,
-                _decided(
-                    action,
-                    run_id,
-                    now,
-                    outcome=ExecutionOutcome.ALREADY_EXECUTED.value,
-                    reasoning="executed by an earlier run; not sent again",
-                ),
-            )
-            continue
-        person = people.get(action.person_id or "")
-        cap = policies.frequency_cap(action.channel)
-        context = ActionContext(
-            person_known=person is not None,
-            is_contactable=bool(person and person.is_contactable),
-            consent_status=person.consent_status if person else "unknown",
-            is_suppressed=bool(person and is_suppressed(connection, person.email)),
-            recent_actions_on_channel=audit.executed_actions_since(
-                connection,
-                action.person_id or "",
-                action.channel,
-                now - timedelta(days=cap.window_days if cap else 0),
-            ),
-        )
-        decision = decide(action, context, registry, policies)
-        # The channel write and its audit record commit together: no effect without its record.
-        connection.execute("begin transaction")
-        try:
-            outcome = adapter.execute(action, now).value if decision.verdict is Verdict.ALLOWED else "denied"
-            audit.append(
-                connection,
-                _decided(
-                    action,
-                    run_id,
-                    now,
-                    outcome=outcome,
-                    reasoning="; ".join(rule.reason for rule in decision.fired) or "all policy rules passed",
-                    decision=decision,
-                ),
-            )
-            connection.execute("commit")
-        except Exception:
-            connection.execute("rollback")
-            raise
-        response.actions.append(ActionRecord(action=action, decision=decision, outcome=outcome))
+    send_hours = recommended_send_hours(connection, [person.person_id for person in people])
+    industry = connection.execute(
+        "select industry from marts.dim_account where account_id = ?", [surge.account_id]
+    ).fetchone()
+    proposals = specialist.propose(surge, people, intent, send_hours)
+    proposals.append(specialist.hand_off(surge, len(people), industry[0] if industry else None, intent))
+    response.actions = governor.submit(proposals, now)
+    response.actions += follow_handoffs(governor, response.actions, now)
     return response
+
+
+def follow_handoffs(governor: Governor, records: list[ActionRecord], now: datetime) -> list[ActionRecord]:
+    """Wake the receiving agent of every handoff that just executed; its proposals go through the governor."""
+    followed: list[ActionRecord] = []
+    for record in records:
+        action = record.action
+        if action.action_type != HANDOFF_ACTION or record.outcome != "executed":
+            continue
+        if action.handoff_to != AccountAdsAgent.agent_id:
+            continue
+        trigger = {"trigger": f"handoff:{action.action_id}", "account_id": action.account_id}
+        if _blocked(governor.connection, governor.registry, action.handoff_to, trigger, governor.run_id, now):
+            continue
+        brief = HandoffBrief.from_handoff(action)
+        followed += governor.submit(AccountAdsAgent().propose(brief), now)
+    return followed
+
+
+def execute_approved_actions(
+    connection: duckdb.DuckDBPyConnection, *, registry: AgentRegistry, policies: PolicySet, run_id: str, now: datetime
+) -> tuple[list[str], list[ActionRecord]]:
+    """Expire overdue approval requests, execute approved actions after re-checking them, and wake the
+    agents whose handoffs were approved. Returns the expired ids and the execution records."""
+    audit.ensure_audit_log(connection)
+    governor = Governor(connection, registry, policies, run_id)
+    expired = governor.expire_overdue(now)
+    records = governor.execute_approved(now)
+    return expired, records + follow_handoffs(governor, records, now)

@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from dagster_project.commands.governance import actions_app, agents_app, approvals_app, explain_action
 from dagster_project.commands.privacy import explain_app, forget
 from dagster_project.commands.quarantine import quarantine_app
 from dagster_project.settings import (
@@ -39,6 +40,10 @@ app = typer.Typer(help="Surgewise: governed agentic marketing on your data platf
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(explain_app, name="explain")
 app.command("forget")(forget)
+app.add_typer(agents_app, name="agents")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(actions_app, name="actions")
+explain_app.command("action")(explain_action)
 console = Console()
 
 Seed = Annotated[int, typer.Option(help="Random seed of the simulated market.")]
@@ -312,9 +317,16 @@ def _print_report(report: MainRunReport) -> None:
         f"windows found, recall {accuracy.recall:.0%})",
         f"Agent runs: {report.agent_runs_started} started, {report.agent_runs_already_done} already done "
         f"(run key), {report.agent_runs_failed} failed, {report.runs_blocked} blocked by data checks",
-        f"Actions: {report.actions_proposed} proposed, {verdicts.get('allowed', 0)} allowed, "
-        f"{verdicts.get('denied', 0)} denied; outcomes: "
+        f"Actions: {report.actions_proposed} proposed; decided: "
+        + (", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())) or "none")
+        + "; outcomes: "
         + (", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "none"),
+        *(
+            f"Agent {row.agent.id} ({row.owner}): {row.phase}; "
+            + (f"PAUSED ({row.pause.reason}); " if row.pause.paused else "")
+            + f"{row.pending_approvals} waiting for approval, {row.open_escalations} open escalations"
+            for row in report.agents
+        ),
         f"Audit log rows: {report.audit_rows:,} (audit.audit_log)",
         f"Model training runs: {report.training_runs} ({report.training_failed} failed)",
         *(
@@ -325,6 +337,8 @@ def _print_report(report: MainRunReport) -> None:
         ),
         f"Leads today: {report.aqls} Agent-Qualified (ml.aql_leads), {report.mqls} Marketing-Qualified by points",
     ]
+    if any(row.pending_approvals for row in report.agents):
+        lines.append("Review the queue: surgewise approvals list (approve or reject with a comment)")
     if not report.build_succeeded:
         lines.append(f"[red]Build failed in: {', '.join(report.failed_steps) or 'unknown step'}[/red]")
     console.print("\n".join(lines))

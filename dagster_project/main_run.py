@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from agents.config import load_surge_rules
+from agents.config import load_agent_registry, load_surge_rules
 from agents.gates import CHECK_RESULTS_TABLE, ensure_check_results
 from agents.governance.audit import AUDIT_TABLE, AuditEvent, ensure_audit_log
+from agents.governance.overview import AgentOverview, governance_overview
 from agents.surge import AccountSurge, detect_account_surges
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.evaluation import SurgeAccuracy, load_buying_windows, score_surges
@@ -35,6 +36,8 @@ AGENT_JOB = "account_surge_agent_job"
 SURGE_SENSOR = "account_intent_surge"
 TRAINING_JOB = "model_training_job"
 RETRAINING_SENSOR = "intent_model_retraining"
+APPROVALS_JOB = "approved_actions_job"
+APPROVALS_SENSOR = "approved_actions"
 MODEL_NAMES = (intent_model_name("account"), intent_model_name("person"), SEND_TIME_MODEL)
 RUN_KEY_TAG = "dagster/run_key"
 SENSOR_NAME_TAG = "dagster/sensor_name"
@@ -89,6 +92,8 @@ class MainRunReport:
     models: list[ModelStatus] = field(default_factory=list)
     aqls: int = 0
     mqls: int = 0
+    approval_runs: int = 0
+    agents: list[AgentOverview] = field(default_factory=list)
 
 
 def _tally(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -178,6 +183,10 @@ def run_main_job(
         agent_run_ids.append(result.run_id)
         failed += 0 if result.success else 1
 
+    on_stage("Evaluating the approved_actions sensor")
+    approval_run_ids = run_approved_actions(defs, instance)
+    agent_run_ids += approval_run_ids
+
     on_stage("Summarising")
     rule = load_surge_rules(env_path(CONFIG_DIR_ENV)).account_intent_surge
     with open_warehouse(env_path(DUCKDB_PATH_ENV)) as connection:
@@ -231,6 +240,9 @@ def run_main_job(
             aqls, mqls = connection.execute(f"select count_if(is_aql), count_if(is_mql) from {AQL_TABLE}").fetchone()
         except duckdb.CatalogException:
             aqls = mqls = 0
+        agents = governance_overview(
+            connection, load_agent_registry(env_path(CONFIG_DIR_ENV)), datetime.now(UTC).replace(tzinfo=None)
+        )
 
     return MainRunReport(
         simulation=simulation,
@@ -259,7 +271,25 @@ def run_main_job(
         models=[model_status(ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)), name) for name in MODEL_NAMES],
         aqls=aqls or 0,
         mqls=mqls or 0,
+        approval_runs=len(approval_run_ids),
+        agents=agents,
     )
+
+
+def run_approved_actions(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
+    """Evaluate the approved_actions sensor and run the job it asks for, as the daemon would."""
+    run_ids = []
+    for request in _run_requests(defs, instance, APPROVALS_SENSOR):
+        if instance.get_run_records(dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key}), limit=1):
+            continue
+        result = defs.resolve_job_def(APPROVALS_JOB).execute_in_process(
+            run_config=QUIET_CONSOLE,
+            instance=instance,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: APPROVALS_SENSOR},
+            raise_on_error=False,
+        )
+        run_ids.append(result.run_id)
+    return run_ids
 
 
 def _run_requests(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str) -> list[dg.RunRequest]:

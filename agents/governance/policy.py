@@ -1,25 +1,35 @@
 """The policy engine: a pure function from a proposed action and its context to a decision.
 
-No I/O happens here. The orchestrator gathers the facts (consent, suppression, recent actions) into an
-`ActionContext`; the engine applies every rule from the config files and returns the verdict together
-with each rule that fired, so the audit log can say exactly why an action was allowed or stopped.
+No I/O happens here. The caller gathers the facts (consent, suppression, contact history, budget spent,
+the agent's phase and pause state) into an `ActionContext`; the engine applies every rule from the
+config files and returns the verdict with each rule's id and reason, so the audit log can say exactly
+why an action was allowed, held for a human, denied or escalated. The same function runs when an
+action is proposed and again, with fresh facts, at the moment it is executed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agents.actions import ProposedAction
-from agents.config import AgentRegistry, PolicySet
+from agents.config import AgentDefinition, AgentRegistry, BudgetCap, PolicySet
+
+HANDOFF_ACTION = "handoff_to_agent"
 
 
 class Verdict(StrEnum):
     ALLOWED = "allowed"
+    NEEDS_APPROVAL = "needs_approval"
     DENIED = "denied"
+    ESCALATED = "escalated"
 
 
-_SEVERITY = {Verdict.ALLOWED: 0, Verdict.DENIED: 1}
+SEVERITY = {Verdict.ALLOWED: 0, Verdict.NEEDS_APPROVAL: 1, Verdict.DENIED: 2, Verdict.ESCALATED: 3}
+"""An escalation outranks a denial: both stop the action, but an escalation also calls the owner."""
 
 
 @dataclass(frozen=True)
@@ -33,84 +43,399 @@ class RuleResult:
 class PolicyDecision:
     verdict: Verdict
     rules: tuple[RuleResult, ...]
+    policy_version: str
 
     @property
     def fired(self) -> tuple[RuleResult, ...]:
         """The rules that stopped or held the action."""
         return tuple(rule for rule in self.rules if rule.verdict is not Verdict.ALLOWED)
 
+    def summary(self) -> str:
+        return "; ".join(f"{rule.rule_id}: {rule.reason}" for rule in self.fired) or "all policy rules passed"
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    """What is true about the person an action touches, read at decision time."""
+
+    consent_status: str
+    has_unsubscribed: bool
+    has_bounced: bool
+    is_suppressed: bool
+    unsubscribe_events: int = 0
+    complaint_events: int = 0
+    seniority: str | None = None
+    job_title: str | None = None
+    timezone: str | None = None
+    actions_on_channel: int = 0
+    """Executed actions on the action's channel within that channel's cap window."""
+    actions_across_channels: int = 0
+    """Executed contact actions on any channel within the cross-channel window."""
+    prior_outreach: int = 0
+    """Executed contact actions ever, so a first outreach can be told apart."""
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    account_id: str
+    tier: int | None
+    industry: str | None
+
+
+@dataclass(frozen=True)
+class BudgetUsage:
+    """Money already committed under one cap in its current day or month."""
+
+    cap: BudgetCap
+    scope_id: str
+    period: str
+    """`daily` or `monthly`."""
+    spent: float
+
+    @property
+    def limit(self) -> float:
+        return float(self.cap.daily if self.period == "daily" else self.cap.monthly)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AgentState:
+    paused: bool = False
+    pause_reason: str = ""
+    phase: int = 3
+    reviewed_decisions: int = 0
+
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What is true about the action's subject at decision time."""
-
-    person_known: bool
-    is_contactable: bool
-    consent_status: str
-    is_suppressed: bool
-    recent_actions_on_channel: int
+    now: datetime
+    """UTC, naive."""
+    agent_state: AgentState = field(default_factory=AgentState)
+    contact: ContactFacts | None = None
+    """None when the action touches no person, or the person is not in the profile (see person_known)."""
+    person_known: bool = True
+    account: AccountFacts | None = None
+    budget_usage: tuple[BudgetUsage, ...] = ()
+    approved_by: str | None = None
+    """Set at execution once a reviewer approved: approval rules are then satisfied, not skipped."""
 
 
 def decide(
     action: ProposedAction, context: ActionContext, registry: AgentRegistry, policies: PolicySet
 ) -> PolicyDecision:
     """Apply every rule; the most severe verdict wins and every rule's outcome is kept."""
-    results = [
-        _scope(action, registry),
-        _suppression(context),
-        _consent(context, policies),
-        _frequency_cap(action, context, policies),
-    ]
-    verdict = max((result.verdict for result in results), key=_SEVERITY.__getitem__)
-    return PolicyDecision(verdict=verdict, rules=tuple(results))
-
-
-def _scope(action: ProposedAction, registry: AgentRegistry) -> RuleResult:
     agent = registry.get(action.agent_id)
+    results: list[RuleResult] = [_kill_switch(action, context), *_scope(action, agent, registry)]
+    if action.rollback_of is None:
+        results += [
+            *_contact_rules(action, context, policies),
+            *_budget(action, agent, context, policies),
+            *_brand_safety(action, policies),
+            *_sensitive_audience(action, context, policies),
+            *_rollout(action, agent, context),
+        ]
+    if context.approved_by is not None:
+        results = [_approved(result, context.approved_by) for result in results]
+    verdict = max((result.verdict for result in results), key=SEVERITY.__getitem__)
+    return PolicyDecision(verdict=verdict, rules=tuple(results), policy_version=policies.policy_version)
+
+
+def _approved(result: RuleResult, reviewer: str) -> RuleResult:
+    if result.verdict is not Verdict.NEEDS_APPROVAL:
+        return result
+    return RuleResult(result.rule_id, Verdict.ALLOWED, f"approved by {reviewer} ({result.reason})")
+
+
+def _kill_switch(action: ProposedAction, context: ActionContext) -> RuleResult:
+    if action.rollback_of is not None:
+        return RuleResult("kill_switch", Verdict.ALLOWED, "a rollback runs even while the agent is paused")
+    if context.agent_state.paused:
+        return RuleResult("kill_switch", Verdict.DENIED, f"agent is paused: {context.agent_state.pause_reason}")
+    return RuleResult("kill_switch", Verdict.ALLOWED, "agent is running")
+
+
+def _scope(action: ProposedAction, agent: AgentDefinition | None, registry: AgentRegistry) -> list[RuleResult]:
     if agent is None:
-        return RuleResult("scope.registered_agent", Verdict.DENIED, f"{action.agent_id} is not registered")
+        return [RuleResult("scope.registered_agent", Verdict.DENIED, f"{action.agent_id} is not registered")]
+    if action.rollback_of is not None:
+        undoable = any(allowed.inverse == action.action_type for allowed in agent.allowed_actions)
+        if not undoable:
+            return [
+                RuleResult(
+                    "scope.rollback", Verdict.DENIED, f"{action.action_type} undoes none of {agent.id}'s actions"
+                )
+            ]
+        return [RuleResult("scope.rollback", Verdict.ALLOWED, f"{action.action_type} undoes {action.rollback_of}")]
     if not agent.may_propose(action.action_type, action.channel):
+        return [
+            RuleResult(
+                "scope.declared_actions",
+                Verdict.DENIED,
+                f"{action.agent_id} may not {action.action_type} on {action.channel}",
+            )
+        ]
+    results = [RuleResult("scope.declared_actions", Verdict.ALLOWED, "within the agent's declared scope")]
+    if action.action_type == HANDOFF_ACTION:
+        allowed = agent.allowed(HANDOFF_ACTION)
+        targets = allowed.handoff_to if allowed else ()
+        if action.handoff_to not in targets or registry.get(action.handoff_to or "") is None:
+            results.append(
+                RuleResult("scope.handoff", Verdict.DENIED, f"{agent.id} may not hand off to {action.handoff_to}")
+            )
+        else:
+            results.append(RuleResult("scope.handoff", Verdict.ALLOWED, f"may hand off to {action.handoff_to}"))
+    return results
+
+
+def _contact_rules(action: ProposedAction, context: ActionContext, policies: PolicySet) -> list[RuleResult]:
+    if action.person_id is None:
+        return []
+    contact = context.contact
+    if not context.person_known or contact is None:
+        return [RuleResult("consent.contactable", Verdict.DENIED, "person not found in the profile")]
+    return [
+        _distress(contact, policies),
+        _suppression(contact),
+        _consent(contact, policies),
+        *_frequency(action, contact, policies),
+        _quiet_hours(action, contact, context.now, policies),
+    ]
+
+
+def _distress(contact: ContactFacts, policies: PolicySet) -> RuleResult:
+    limits = policies.distress
+    signs = []
+    if contact.unsubscribe_events > limits.max_unsubscribe_events:
+        signs.append(f"{contact.unsubscribe_events} unsubscribe attempts")
+    if contact.complaint_events > limits.max_complaint_events:
+        signs.append(f"{contact.complaint_events} spam complaints")
+    if signs:
         return RuleResult(
-            "scope.declared_actions",
-            Verdict.DENIED,
-            f"{action.agent_id} may not {action.action_type} on {action.channel}",
+            "distress.signals",
+            Verdict.ESCALATED,
+            f"contact shows distress ({', '.join(signs)}): suppress and escalate to the owner",
         )
-    return RuleResult("scope.declared_actions", Verdict.ALLOWED, "within the agent's declared scope")
+    return RuleResult("distress.signals", Verdict.ALLOWED, "no distress signals")
 
 
-def _suppression(context: ActionContext) -> RuleResult:
-    if context.is_suppressed:
-        return RuleResult("suppression.list", Verdict.DENIED, "person is on the suppression list")
+def _suppression(contact: ContactFacts) -> RuleResult:
+    if contact.is_suppressed:
+        return RuleResult("suppression.list", Verdict.DENIED, "person is on the suppression list (do not contact)")
     return RuleResult("suppression.list", Verdict.ALLOWED, "not suppressed")
 
 
-def _consent(context: ActionContext, policies: PolicySet) -> RuleResult:
+def _consent(contact: ContactFacts, policies: PolicySet) -> RuleResult:
+    if policies.consent.require_lawful_basis and contact.consent_status == "unknown":
+        return RuleResult("consent.lawful_basis", Verdict.DENIED, "no lawful basis on file (consent unknown)")
     if not policies.consent.require_contactable:
         return RuleResult("consent.contactable", Verdict.ALLOWED, "consent not required by policy")
-    if not context.person_known:
-        return RuleResult("consent.contactable", Verdict.DENIED, "person not found in the profile")
-    if not context.is_contactable:
-        return RuleResult(
-            "consent.contactable",
-            Verdict.DENIED,
-            f"not contactable (consent {context.consent_status}, or unsubscribed or bounced)",
+    problems = [
+        problem
+        for problem, present in (
+            (f"consent {contact.consent_status}", contact.consent_status != "opted_in"),
+            ("unsubscribed", contact.has_unsubscribed),
+            ("bounced", contact.has_bounced),
         )
+        if present
+    ]
+    if problems:
+        return RuleResult("consent.contactable", Verdict.DENIED, f"not contactable: {', '.join(problems)}")
     return RuleResult("consent.contactable", Verdict.ALLOWED, "opted in, not unsubscribed, not bounced")
 
 
-def _frequency_cap(action: ProposedAction, context: ActionContext, policies: PolicySet) -> RuleResult:
+def _frequency(action: ProposedAction, contact: ContactFacts, policies: PolicySet) -> list[RuleResult]:
+    results = []
     cap = policies.frequency_cap(action.channel)
-    rule_id = f"frequency_cap.{action.channel}"
-    if cap is None:
-        return RuleResult(rule_id, Verdict.ALLOWED, "no frequency cap on this channel")
-    if context.recent_actions_on_channel >= cap.max_actions:
-        return RuleResult(
-            rule_id,
-            Verdict.DENIED,
-            f"{context.recent_actions_on_channel} of {cap.max_actions} actions already used in {cap.window_days} days",
+    if cap is not None:
+        used = (
+            f"{contact.actions_on_channel} of {cap.max_actions} {action.channel} actions used in {cap.window_days} days"
         )
-    return RuleResult(
-        rule_id,
-        Verdict.ALLOWED,
-        f"{context.recent_actions_on_channel} of {cap.max_actions} actions used in {cap.window_days} days",
-    )
+        verdict = Verdict.DENIED if contact.actions_on_channel >= cap.max_actions else Verdict.ALLOWED
+        results.append(RuleResult(f"frequency_cap.{action.channel}", verdict, used))
+    across = policies.cross_channel_cap
+    if across is not None:
+        used = (
+            f"{contact.actions_across_channels} of {across.max_actions} actions across channels "
+            f"in {across.window_days} days"
+        )
+        verdict = Verdict.DENIED if contact.actions_across_channels >= across.max_actions else Verdict.ALLOWED
+        results.append(RuleResult("frequency_cap.cross_channel", verdict, used))
+    return results
+
+
+def local_hour(now: datetime, timezone: str | None) -> int | None:
+    """The hour on the contact's own clock, or None when their time zone is unknown or invalid."""
+    if not timezone:
+        return None
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).hour
+
+
+def _quiet_hours(action: ProposedAction, contact: ContactFacts, now: datetime, policies: PolicySet) -> RuleResult:
+    quiet = policies.quiet_hours
+    if quiet is None or action.channel not in quiet.channels:
+        return RuleResult("quiet_hours", Verdict.ALLOWED, "no quiet hours on this channel")
+    scheduled = action.payload.get("send_at_local_hour")
+    hour = scheduled if isinstance(scheduled, int) else local_hour(now, contact.timezone)
+    window = f"{quiet.start_hour:02d}:00-{quiet.end_hour:02d}:00"
+    if hour is None:
+        return RuleResult("quiet_hours", Verdict.DENIED, "contact's time zone is unknown, quiet hours cannot be kept")
+    when = "scheduled for" if isinstance(scheduled, int) else "would land at"
+    if quiet.contains(hour):
+        return RuleResult(
+            "quiet_hours", Verdict.DENIED, f"{when} {hour:02d}:00 contact time, inside quiet hours {window}"
+        )
+    return RuleResult("quiet_hours", Verdict.ALLOWED, f"{when} {hour:02d}:00 contact time, outside {window}")
+
+
+def applicable_caps(action: ProposedAction, policies: PolicySet) -> list[tuple[BudgetCap, str]]:
+    """Each cap that governs the action's money, with the campaign, channel or account it applies to."""
+    subjects = {"campaign": action.campaign_id, "channel": action.channel, "account": action.account_id}
+    return [
+        (cap, subjects[cap.scope])
+        for cap in policies.budgets.caps
+        if subjects[cap.scope] is not None and cap.id in ("*", subjects[cap.scope])
+    ]
+
+
+def _budget(
+    action: ProposedAction, agent: AgentDefinition | None, context: ActionContext, policies: PolicySet
+) -> list[RuleResult]:
+    if action.spend == 0 or agent is None:
+        return []
+    scope = agent.budget_scope
+    if scope is None or action.campaign_id not in scope.campaigns:
+        return [RuleResult("budget.scope", Verdict.DENIED, f"{agent.id} has no budget scope on {action.campaign_id}")]
+    results = [RuleResult("budget.scope", Verdict.ALLOWED, f"{action.campaign_id} is in the agent's budget scope")]
+    if abs(action.spend) > scope.max_change_per_action:
+        results.append(
+            RuleResult(
+                "budget.max_change",
+                Verdict.DENIED,
+                f"{action.spend:,.2f} exceeds the agent's {scope.max_change_per_action:,.2f} per action",
+            )
+        )
+    for usage in context.budget_usage:
+        rule_id = f"budget.{usage.cap.scope}.{usage.period}"
+        after = usage.spent + action.spend
+        text = (
+            f"{usage.cap.scope} {usage.scope_id}: {after:,.2f} of {usage.limit:,.2f} {usage.period} after this change"
+        )
+        verdict = Verdict.DENIED if action.spend > 0 and after > usage.limit + 1e-9 else Verdict.ALLOWED
+        results.append(RuleResult(rule_id, verdict, text))
+    threshold = policies.budgets.approval_threshold
+    if action.spend > threshold:
+        results.append(
+            RuleResult(
+                "budget.approval_threshold",
+                Verdict.NEEDS_APPROVAL,
+                f"a change of {action.spend:,.2f} is above the {threshold:,.2f} approval threshold",
+            )
+        )
+    return results
+
+
+def _brand_safety(action: ProposedAction, policies: PolicySet) -> list[RuleResult]:
+    rules = policies.brand_safety
+    results = []
+    if action.content:
+        text = "\n".join(action.content.values())
+        lowered = text.lower()
+        found = [
+            ("brand_safety.banned_phrase", [phrase for phrase in rules.banned_phrases if phrase.lower() in lowered]),
+            (
+                "brand_safety.unapproved_claim",
+                [match.group(0) for p in rules.unapproved_claims if (match := re.search(p, text, re.IGNORECASE))],
+            ),
+            (
+                "brand_safety.competitor",
+                [name for name in rules.competitors if re.search(rf"\b{re.escape(name)}\b", text, re.IGNORECASE)],
+            ),
+            (
+                "brand_safety.personal_data",
+                [name for name, pattern in rules.personal_data_patterns.items() if re.search(pattern, text)],
+            ),
+        ]
+        for rule_id, hits in found:
+            if hits:
+                results.append(RuleResult(rule_id, Verdict.DENIED, f"copy contains {', '.join(map(repr, hits))}"))
+            else:
+                results.append(RuleResult(rule_id, Verdict.ALLOWED, "copy is clean"))
+    if action.action_type in rules.creative_action_types:
+        results.append(
+            RuleResult("brand_safety.new_creative", Verdict.NEEDS_APPROVAL, "net-new ad creative needs approval")
+        )
+    return results
+
+
+def _sensitive_audience(action: ProposedAction, context: ActionContext, policies: PolicySet) -> list[RuleResult]:
+    audiences = policies.sensitive_audiences
+    results = []
+    account = context.account
+    if account is not None and account.industry in audiences.regulated_industries:
+        results.append(
+            RuleResult(
+                "sensitive.regulated_industry",
+                Verdict.NEEDS_APPROVAL,
+                f"account is in a regulated industry ({account.industry})",
+            )
+        )
+    contact = context.contact
+    if contact is not None and action.person_id is not None:
+        title = (contact.job_title or "").lower()
+        senior = contact.seniority in audiences.seniorities or any(
+            re.search(rf"\b{re.escape(word.lower())}\b", title) for word in audiences.board_title_words
+        )
+        high_value = account is not None and account.tier in audiences.high_value_tiers
+        if senior and high_value and contact.prior_outreach == 0:
+            results.append(
+                RuleResult(
+                    "sensitive.senior_first_outreach",
+                    Verdict.NEEDS_APPROVAL,
+                    f"first outreach to a {contact.seniority or 'board'} contact at a tier {account.tier} account",
+                )
+            )
+    return results
+
+
+def _rollout(action: ProposedAction, agent: AgentDefinition | None, context: ActionContext) -> list[RuleResult]:
+    if agent is None:
+        return []
+    state = context.agent_state
+    plan = agent.rollout
+    route = agent.route(action.action_type)
+    results = []
+    if route.always:
+        results.append(
+            RuleResult(
+                "approval.route", Verdict.NEEDS_APPROVAL, f"{action.action_type} always needs a reviewer's approval"
+            )
+        )
+    if state.phase == 1:
+        results.append(
+            RuleResult(
+                "rollout.phase_1",
+                Verdict.NEEDS_APPROVAL,
+                f"phase 1: decision {state.reviewed_decisions + 1} of the first {plan.review_first_decisions} "
+                "goes to human review",
+            )
+        )
+    elif state.phase == 2 and action.action_type == HANDOFF_ACTION:
+        results.append(
+            RuleResult(
+                "rollout.phase_2_handoff",
+                Verdict.NEEDS_APPROVAL,
+                f"phase 2: agent-to-agent handoffs need approval for {plan.handoff_approval_days} days",
+            )
+        )
+    elif state.phase == 3 and action.action_type in plan.checkpoints:
+        results.append(
+            RuleResult(
+                "rollout.checkpoint", Verdict.NEEDS_APPROVAL, f"phase 3: {action.action_type} is an approval checkpoint"
+            )
+        )
+    else:
+        results.append(RuleResult("rollout.phase", Verdict.ALLOWED, f"phase {state.phase}"))
+    return results

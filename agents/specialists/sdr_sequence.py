@@ -20,6 +20,26 @@ SEQUENCE_BY_SENIORITY = {
 
 DEFAULT_SEQUENCE = "evaluation-guide"
 
+FIRST_STEP_COPY = {
+    "executive-briefing": {
+        "subject": "A two-page business case for your evaluation",
+        "body": "Teams like yours use Surgewise to act on buying signals inside the guardrails they set. "
+        "Here is a short business case with the numbers other revenue leaders asked for.",
+    },
+    "evaluation-guide": {
+        "subject": "The evaluation guide your team was looking at",
+        "body": "You were comparing options this week. This guide lists the questions to ask every vendor, "
+        "with our answers next to them.",
+    },
+    "technical-deep-dive": {
+        "subject": "How Surgewise runs on the data platform you already have",
+        "body": "A walkthrough of the Dagster assets, dbt models and checks behind every agent decision.",
+    },
+}
+"""The first e-mail of each sequence: the copy brand safety checks before anyone is enrolled."""
+
+HANDOFF_TARGET = "account_ads_agent"
+
 
 class SdrSequenceAgent:
     agent_id = "sdr_sequence_agent"
@@ -41,6 +61,35 @@ class SdrSequenceAgent:
         return [
             self._enrolment(surge, person, len(people), intent, send_hours.get(person.person_id)) for person in people
         ]
+
+    def hand_off(
+        self, surge: AccountSurge, engaged_count: int, industry: str | None, intent: ServedIntent
+    ) -> ProposedAction:
+        """Ask the ads agent for paid air cover on the account while sales works its people."""
+        account_score = intent.accounts.get(surge.account_id)
+        return ProposedAction(
+            agent_id=self.agent_id,
+            action_type="handoff_to_agent",
+            channel="internal",
+            person_id=None,
+            account_id=surge.account_id,
+            payload={
+                "account_name": surge.account_name,
+                "industry": industry,
+                "tier": surge.tier,
+                "engaged_contacts": engaged_count,
+                "surge_window": [surge.window_start.isoformat(), surge.detected_on.isoformat()],
+                "account_intent": round(account_score.probability, 4) if account_score else None,
+            },
+            reasoning=(
+                f"{surge.account_name} (tier {surge.tier}) is surging with {engaged_count} engaged contacts; "
+                f"hand it to {HANDOFF_TARGET} for paid air cover while the SDR sequences run."
+            ),
+            inputs={"trigger": surge.run_key, "engaged_contacts": engaged_count},
+            inverse={"action_type": "cancel_handoff"},
+            trigger_key=surge.run_key,
+            handoff_to=HANDOFF_TARGET,
+        )
 
     def _enrolment(
         self,
@@ -92,6 +141,7 @@ class SdrSequenceAgent:
             },
             inverse={"action_type": "remove_from_sequence", "sequence_id": sequence_id},
             trigger_key=surge.run_key,
+            content=FIRST_STEP_COPY[sequence_id],
         )
 
 

@@ -4,8 +4,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from agents.governance.policy import Verdict
-from agents.orchestrator import respond_to_surge
+from agents.orchestrator import execute_approved_actions, respond_to_surge
 from agents.surge import detect_account_surges
 from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 
@@ -28,8 +27,9 @@ class AccountSurgeConfig(dg.Config):
         dg.AssetKey("send_time_recommendations"),
     ],
     description=(
-        "SDR sequence enrolments proposed for the people behind an account intent surge, each decided by "
-        "governance, executed through the sandbox sales-engagement adapter and written to the audit log."
+        "SDR sequence enrolments proposed for the people behind an account intent surge, and the handoff to the "
+        "ads agent, each decided by governance (executed, queued for approval, denied or escalated), executed "
+        "through the sandbox adapters and written to the audit log."
     ),
 )
 def sdr_sequence_enrolments(
@@ -69,7 +69,7 @@ def sdr_sequence_enrolments(
     for reason in response.blocked_reasons:
         context.log.warning(f"not acting on {surge.run_key}: {reason}")
     for record in response.actions:
-        context.log.info(f"{record.action.person_id}: {record.decision.verdict.value} → {record.outcome}")
+        context.log.info(f"{record.action.agent_id} {record.action.action_type}: {record.outcome}")
     return dg.MaterializeResult(
         metadata={
             "account_id": surge.account_id,
@@ -78,15 +78,53 @@ def sdr_sequence_enrolments(
             "blocked": bool(response.blocked_reasons),
             "blocked_reasons": "; ".join(response.blocked_reasons) or "none",
             "proposed": len(response.actions),
-            "allowed": response.count(Verdict.ALLOWED),
-            "denied": response.count(Verdict.DENIED),
-            "executed": sum(1 for record in response.actions if record.outcome == "executed"),
+            **{f"outcome_{outcome}": count for outcome, count in sorted(response.outcomes().items())},
         }
     )
 
 
+@dg.asset(
+    group_name="agents",
+    kinds={"python", "duckdb"},
+    deps=[sdr_sequence_enrolments],
+    description=(
+        "Approved actions executed after every rule was applied again with fresh facts (consent withdrawn, a cap "
+        "reached or a pause since the approval still stops them); overdue approval requests expire and never run."
+    ),
+)
+def approved_action_executions(
+    context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse, surgewise_config: SurgewiseConfig
+) -> dg.MaterializeResult:
+    with warehouse.connect() as connection:
+        expired, records = execute_approved_actions(
+            connection,
+            registry=surgewise_config.agent_registry(),
+            policies=surgewise_config.policies(),
+            run_id=context.run_id,
+            now=datetime.now(UTC).replace(tzinfo=None),
+        )
+    outcomes: dict[str, int] = {}
+    for record in records:
+        outcomes[record.outcome] = outcomes.get(record.outcome, 0) + 1
+        context.log.info(f"{record.action.action_id} {record.action.action_type}: {record.outcome}")
+    return dg.MaterializeResult(
+        metadata={"expired": len(expired), **{f"outcome_{outcome}": n for outcome, n in sorted(outcomes.items())}}
+    )
+
+
+AGENT_GOVERNANCE = dg.AssetKey("agent_governance")
+
 account_surge_agent_job = dg.define_asset_job(
     name="account_surge_agent_job",
-    selection=dg.AssetSelection.assets(sdr_sequence_enrolments),
-    description="Answer one account intent surge: SDR agent → governance → sandbox adapter → audit log.",
+    selection=dg.AssetSelection.assets(sdr_sequence_enrolments, AGENT_GOVERNANCE),
+    description=(
+        "Answer one account intent surge: SDR agent (and the ads agent on a handoff) → governance → sandbox "
+        "adapters → audit log; then refresh the governance view."
+    ),
+)
+
+approved_actions_job = dg.define_asset_job(
+    name="approved_actions_job",
+    selection=dg.AssetSelection.assets(approved_action_executions, AGENT_GOVERNANCE),
+    description="Execute approved actions after re-checking them, expire overdue requests, refresh the view.",
 )

@@ -1,14 +1,16 @@
 """Sensors that watch the marts and wake the agents when a human-set threshold is crossed."""
 
 import hashlib
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 
 from agents.gates import failing_gates
+from agents.governance.store import ACTIONS_TABLE, ActionStatus
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import detect_account_surges
-from dagster_project.defs.agents.assets import account_surge_agent_job, sdr_sequence_enrolments
+from dagster_project.defs.agents.assets import account_surge_agent_job, approved_actions_job, sdr_sequence_enrolments
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
 from dagster_project.warehouse import WarehouseBusyError
 
@@ -64,4 +66,38 @@ def account_intent_surge(
             )
             for surge in surges
         ]
+    )
+
+
+@dg.sensor(
+    job=approved_actions_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Executes actions a reviewer approved (after re-checking every rule) and expires approval requests "
+        "nobody decided in time; rejected and expired actions never run."
+    ),
+)
+def approved_actions(context: dg.SensorEvaluationContext, warehouse: DuckDBWarehouse) -> dg.RunRequest | dg.SkipReason:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        with warehouse.connect(read_only=True, lock_timeout_seconds=5.0) as connection:
+            due = connection.execute(
+                f"""
+                select action_id, status from {ACTIONS_TABLE}
+                where (status = ? and executed_at is null) or (status = ? and expires_at <= ?)
+                order by action_id
+                """,
+                [ActionStatus.APPROVED.value, ActionStatus.PENDING_APPROVAL.value, now],
+            ).fetchall()
+    except WarehouseBusyError as error:
+        return dg.SkipReason(f"warehouse busy, will look again next tick: {error}")
+    except (duckdb.CatalogException, duckdb.IOException):
+        return dg.SkipReason("no governed action yet")
+    if not due:
+        return dg.SkipReason("nothing approved or overdue")
+    digest = hashlib.sha256("|".join(f"{action_id}:{status}" for action_id, status in due).encode()).hexdigest()
+    return dg.RunRequest(
+        run_key=f"approved_actions:{digest[:16]}",
+        tags={"surgewise/trigger": "approved_actions", "surgewise/due": str(len(due))},
     )

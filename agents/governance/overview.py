@@ -1,0 +1,78 @@
+"""Where every agent stands: scope, rollout phase, pause state and what waits for a human.
+
+One read for the CLI (`surgewise agents list`) and the Dagster UI (the `agent_governance` asset)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from agents.config import AgentDefinition, AgentRegistry
+from agents.governance.store import (
+    ACTIONS_TABLE,
+    ESCALATIONS_TABLE,
+    ActionStatus,
+    PauseState,
+    RolloutStatus,
+    agent_state,
+    ensure_governance_tables,
+    pause_state,
+)
+
+
+@dataclass(frozen=True)
+class AgentOverview:
+    agent: AgentDefinition
+    owner: str
+    rollout: RolloutStatus
+    pause: PauseState
+    pending_approvals: int
+    open_escalations: int
+    actions_by_status: dict[str, int]
+
+    @property
+    def scope(self) -> str:
+        return "; ".join(f"{a.action_type} on {', '.join(a.channels)}" for a in self.agent.allowed_actions)
+
+    @property
+    def budget(self) -> str:
+        scope = self.agent.budget_scope
+        if scope is None:
+            return "no budget"
+        return f"{', '.join(scope.campaigns)} (at most {scope.max_change_per_action:,.0f} per change)"
+
+    @property
+    def phase(self) -> str:
+        return f"phase {self.rollout.phase}: {self.rollout.note}"
+
+
+def governance_overview(
+    connection: duckdb.DuckDBPyConnection, registry: AgentRegistry, now: datetime
+) -> list[AgentOverview]:
+    ensure_governance_tables(connection)
+    overviews = []
+    for agent in registry.agents:
+        statuses = dict(
+            connection.execute(
+                f"select status, count(*) from {ACTIONS_TABLE} where agent_id = ? and rollback_of is null group by 1",
+                [agent.id],
+            ).fetchall()
+        )
+        (escalations,) = connection.execute(
+            f"select count(*) from {ESCALATIONS_TABLE} where agent_id = ? and resolved_at is null", [agent.id]
+        ).fetchone()
+        owner = registry.reviewer(agent.owner)
+        overviews.append(
+            AgentOverview(
+                agent=agent,
+                owner=owner.describe() if owner else agent.owner,
+                rollout=agent_state(connection, agent, now)[1],
+                pause=pause_state(connection, agent.id),
+                pending_approvals=int(statuses.get(ActionStatus.PENDING_APPROVAL.value, 0)),
+                open_escalations=int(escalations),
+                actions_by_status={str(status): int(count) for status, count in statuses.items()},
+            )
+        )
+    return overviews

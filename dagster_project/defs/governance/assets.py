@@ -1,0 +1,70 @@
+"""The governance view in the Dagster UI: every agent's scope, phase, pause state and queue, and a check
+that the audit log's hash chain is intact."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from agents.governance import audit
+from agents.governance.overview import governance_overview
+from dagster_project.defs.agents.assets import AGENT_GOVERNANCE, approved_action_executions, sdr_sequence_enrolments
+from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+
+
+def _overview_table(rows: list) -> str:
+    lines = [
+        "| agent | owner | scope | budget | rollout | paused | pending approvals | open escalations |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        paused = row.pause.reason if row.pause.paused else "no"
+        lines.append(
+            f"| `{row.agent.id}` | {row.owner} | {row.scope} | {row.budget} | {row.phase} | {paused} | "
+            f"{row.pending_approvals} | {row.open_escalations} |"
+        )
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=AGENT_GOVERNANCE,
+    group_name="governance",
+    kinds={"python", "duckdb"},
+    deps=[sdr_sequence_enrolments, approved_action_executions],
+    description=(
+        "Every agent's declared scope, budget scope, rollout phase (with its reviewed-decision count), pause state "
+        "and the approvals and escalations waiting for a human, from config/agents.yaml and governance.*."
+    ),
+)
+def agent_governance(
+    context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse, surgewise_config: SurgewiseConfig
+) -> dg.MaterializeResult:
+    registry = surgewise_config.agent_registry()
+    with warehouse.connect() as connection:
+        rows = governance_overview(connection, registry, datetime.now(UTC).replace(tzinfo=None))
+    metadata: dict[str, object] = {"agents": dg.MetadataValue.md(_overview_table(rows))}
+    for row in rows:
+        metadata[f"{row.agent.id}/phase"] = row.rollout.phase
+        metadata[f"{row.agent.id}/reviewed_decisions"] = row.rollout.reviewed_decisions
+        metadata[f"{row.agent.id}/paused"] = row.pause.paused
+        metadata[f"{row.agent.id}/pending_approvals"] = row.pending_approvals
+    metadata["policy_version"] = surgewise_config.policies().policy_version
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=AGENT_GOVERNANCE,
+    description="Recompute every audit entry's hash: an edited, deleted or reordered entry fails the check.",
+)
+def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as connection:
+        report = audit.verify_chain(connection)
+    return dg.AssetCheckResult(
+        passed=report.ok,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "entries": report.entries,
+            "problems": dg.MetadataValue.md(
+                "\n".join(f"- entry {seq}: {problem}" for seq, problem in report.problems) or "none"
+            ),
+        },
+    )
