@@ -27,6 +27,8 @@ from agents.governance.anomaly import AnomalyFinding, RunBehaviour, detect_anoma
 from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
 from agents.governance.store import (
     ACTIONS_TABLE,
+    ESCALATIONS_TABLE,
+    GLOBAL_CONTROL,
     ActionStatus,
     StoredAction,
     account_facts,
@@ -200,9 +202,9 @@ class Governor:
             executed_at=now,
             state_before=before,
             state_after=adapter.state(action.action_id),
-            verdict=decision.verdict.value,
-            rules=[{"rule_id": r.rule_id, "verdict": r.verdict.value, "reason": r.reason} for r in decision.rules],
-            policy_version=decision.policy_version,
+            execution_rules=[
+                {"rule_id": r.rule_id, "verdict": r.verdict.value, "reason": r.reason} for r in decision.rules
+            ],
         )
         self._audit(
             audit.AuditEvent.DECIDED,
@@ -284,59 +286,40 @@ class Governor:
         if route and route.roles and reviewer.role not in route.roles:
             raise GovernanceError(f"{reviewer.describe()} lacks a role that may review this ({', '.join(route.roles)})")
 
-    def _open_request(self, action_id: str, reviewer_id: str, now: datetime) -> StoredAction:
+    def approve(self, action_id: str, reviewer_id: str, comment: str, now: datetime) -> StoredAction:
+        """Record a reviewer's approval; the approved-actions sensor executes it after re-checking."""
+        return self._review(action_id, reviewer_id, comment, now, approved=True)
+
+    def reject(self, action_id: str, reviewer_id: str, comment: str, now: datetime) -> StoredAction:
+        """Record a rejection: the action never runs."""
+        return self._review(action_id, reviewer_id, comment, now, approved=False)
+
+    def _review(self, action_id: str, reviewer_id: str, comment: str, now: datetime, *, approved: bool) -> StoredAction:
         stored = load_action(self.connection, action_id)
         if stored is None:
             raise GovernanceError(f"no action {action_id}")
         self._reviewer_may_review(stored, reviewer_id)
         if stored.status is ActionStatus.PENDING_APPROVAL and stored.expires_at and stored.expires_at <= now:
-            self._expire(stored, now)
+            with self._transaction(None):
+                self._expire(stored, now)
             raise GovernanceError(f"the approval request for {action_id} expired at {stored.expires_at:%Y-%m-%d %H:%M}")
         if stored.status is not ActionStatus.PENDING_APPROVAL:
             raise GovernanceError(f"action {action_id} is {stored.status.value}, not waiting for approval")
-        return stored
-
-    def approve(self, action_id: str, reviewer_id: str, comment: str, now: datetime) -> StoredAction:
-        """Record a reviewer's approval; the approved-actions sensor executes it after re-checking."""
+        status, event = (
+            (ActionStatus.APPROVED, audit.AuditEvent.APPROVED)
+            if approved
+            else (ActionStatus.REJECTED, audit.AuditEvent.REJECTED)
+        )
         with self._transaction(None):
-            stored = self._open_request(action_id, reviewer_id, now)
             update_action(
                 self.connection,
                 action_id,
-                status=ActionStatus.APPROVED.value,
+                status=status.value,
                 reviewed_by=reviewer_id,
                 reviewed_at=now,
                 review_comment=comment,
             )
-            self._audit(
-                audit.AuditEvent.APPROVED,
-                stored.action,
-                now,
-                outcome="approved",
-                reasoning=comment,
-                reviewer=reviewer_id,
-            )
-        return load_action(self.connection, action_id)  # type: ignore[return-value]
-
-    def reject(self, action_id: str, reviewer_id: str, comment: str, now: datetime) -> StoredAction:
-        with self._transaction(None):
-            stored = self._open_request(action_id, reviewer_id, now)
-            update_action(
-                self.connection,
-                action_id,
-                status=ActionStatus.REJECTED.value,
-                reviewed_by=reviewer_id,
-                reviewed_at=now,
-                review_comment=comment,
-            )
-            self._audit(
-                audit.AuditEvent.REJECTED,
-                stored.action,
-                now,
-                outcome="rejected",
-                reasoning=comment,
-                reviewer=reviewer_id,
-            )
+            self._audit(event, stored.action, now, outcome=status.value, reasoning=comment, reviewer=reviewer_id)
         return load_action(self.connection, action_id)  # type: ignore[return-value]
 
     def _expire(self, stored: StoredAction, now: datetime) -> None:
@@ -402,6 +385,7 @@ class Governor:
 
     def pause(self, agent_id: str, *, by: str, reason: str, now: datetime, escalate_to: str | None = None) -> None:
         """Pause one agent (or every agent with `*`): it proposes nothing and nothing of it executes."""
+        self._require_agent(agent_id)
         if by != ANOMALY_DETECTOR:
             self._require_human(by)
         with self._transaction(None):
@@ -413,10 +397,44 @@ class Governor:
             self._audit_agent(audit.AuditEvent.AGENT_PAUSED, agent_id, now, reason, {"by": by}, reviewer=by)
 
     def resume(self, agent_id: str, *, by: str, reason: str, now: datetime) -> None:
+        self._require_agent(agent_id)
         self._require_human(by)
         with self._transaction(None):
             set_pause(self.connection, agent_id, paused=False, reason=reason, by=by, now=now)
             self._audit_agent(audit.AuditEvent.AGENT_RESUMED, agent_id, now, reason, {"by": by}, reviewer=by)
+
+    def _require_agent(self, agent_id: str) -> None:
+        if agent_id != GLOBAL_CONTROL and self.registry.get(agent_id) is None:
+            known = ", ".join(agent.id for agent in self.registry.agents)
+            raise GovernanceError(f"no agent {agent_id!r} in the registry (agents: {known}; {GLOBAL_CONTROL} for all)")
+
+    def resolve_escalation(self, escalation_id: int, *, by: str, resolution: str, now: datetime) -> None:
+        """Close an escalation with what the owner did about it; only a listed human may."""
+        self._require_human(by)
+        with self._transaction(None):
+            row = self.connection.execute(
+                f"update {ESCALATIONS_TABLE} set resolved_at = ?, resolved_by = ?, resolution = ? "
+                "where escalation_id = ? and resolved_at is null returning agent_id, action_id, reason",
+                [now, by, resolution, escalation_id],
+            ).fetchone()
+            if row is None:
+                raise GovernanceError(f"no open escalation {escalation_id}")
+            agent_id, action_id, reason = row
+            audit.append(
+                self.connection,
+                audit.AuditEntry(
+                    recorded_at=now,
+                    run_id=self.run_id,
+                    agent_id=agent_id,
+                    event=audit.AuditEvent.ESCALATION_RESOLVED,
+                    reasoning=f"{resolution} (escalated: {reason})",
+                    inputs={"escalation_id": escalation_id, "action_id": action_id},
+                    outcome="resolved",
+                    reviewer=by,
+                    related_action_id=action_id,
+                    policy_version=self.policies.policy_version,
+                ),
+            )
 
     def _require_human(self, who: str) -> None:
         if self.registry.get(who) is not None:
@@ -507,14 +525,22 @@ class Governor:
     def rollback_window(
         self, agent_id: str, since: datetime, until: datetime, *, by: str, reason: str, now: datetime
     ) -> list[RollbackResult]:
-        """Undo every action the agent executed in a time window, newest first."""
+        """Undo every action the agent executed in a time window, newest first; one that cannot be undone is
+        reported and the others still roll back."""
+        self._require_human(by)
         executed = load_actions(
             self.connection,
             "agent_id = ? and status = ? and executed_at between ? and ? and rollback_of is null",
             [agent_id, ActionStatus.EXECUTED.value, since, until],
         )
         executed.sort(key=lambda stored: stored.executed_at or now, reverse=True)
-        return [self.rollback(stored.action.action_id, by=by, reason=reason, now=now) for stored in executed]
+        results = []
+        for stored in executed:
+            try:
+                results.append(self.rollback(stored.action.action_id, by=by, reason=reason, now=now))
+            except GovernanceError as refusal:
+                results.append(RollbackResult(stored.action.action_id, "", False, str(refusal)))
+        return results
 
     # --- plumbing ----------------------------------------------------------------------------------------
 

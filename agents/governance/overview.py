@@ -10,6 +10,7 @@ from datetime import datetime
 import duckdb
 
 from agents.config import AgentDefinition, AgentRegistry
+from agents.gates import table_exists
 from agents.governance.store import (
     ACTIONS_TABLE,
     ESCALATIONS_TABLE,
@@ -17,8 +18,8 @@ from agents.governance.store import (
     PauseState,
     RolloutStatus,
     agent_state,
-    ensure_governance_tables,
     pause_state,
+    rollout_phase,
 )
 
 
@@ -51,25 +52,31 @@ class AgentOverview:
 def governance_overview(
     connection: duckdb.DuckDBPyConnection, registry: AgentRegistry, now: datetime
 ) -> list[AgentOverview]:
-    ensure_governance_tables(connection)
+    """Reads only (so `agents list` works on a read-only connection); a warehouse where no agent ever acted
+    shows every agent with nothing queued."""
+    governed = table_exists(connection, "governance", "actions")
     overviews = []
     for agent in registry.agents:
-        statuses = dict(
-            connection.execute(
-                f"select status, count(*) from {ACTIONS_TABLE} where agent_id = ? and rollback_of is null group by 1",
-                [agent.id],
-            ).fetchall()
-        )
-        (escalations,) = connection.execute(
-            f"select count(*) from {ESCALATIONS_TABLE} where agent_id = ? and resolved_at is null", [agent.id]
-        ).fetchone()
+        statuses: dict[str, int] = {}
+        escalations = 0
+        if governed:
+            statuses = dict(
+                connection.execute(
+                    f"select status, count(*) from {ACTIONS_TABLE} where agent_id = ? and rollback_of is null "
+                    "group by 1",
+                    [agent.id],
+                ).fetchall()
+            )
+            (escalations,) = connection.execute(
+                f"select count(*) from {ESCALATIONS_TABLE} where agent_id = ? and resolved_at is null", [agent.id]
+            ).fetchone()
         owner = registry.reviewer(agent.owner)
         overviews.append(
             AgentOverview(
                 agent=agent,
                 owner=owner.describe() if owner else agent.owner,
-                rollout=agent_state(connection, agent, now)[1],
-                pause=pause_state(connection, agent.id),
+                rollout=agent_state(connection, agent, now)[1] if governed else rollout_phase(agent.rollout, [], now),
+                pause=pause_state(connection, agent.id) if governed else PauseState(False, "", None, None),
                 pending_approvals=int(statuses.get(ActionStatus.PENDING_APPROVAL.value, 0)),
                 open_escalations=int(escalations),
                 actions_by_status={str(status): int(count) for status, count in statuses.items()},

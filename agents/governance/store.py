@@ -89,6 +89,7 @@ def ensure_governance_tables(connection: duckdb.DuckDBPyConnection) -> None:
             executed_at timestamp,
             state_before json,
             state_after json,
+            execution_rules json,
             rolled_back_by varchar,
             status_detail varchar
         )
