@@ -26,6 +26,7 @@ from dagster_project.connectors.sources import (
     SourceSpec,
 )
 from dagster_project.simulator import SimulationSummary, simulate
+from dagster_project.simulator import market as market_module
 from dagster_project.simulator.market import BOT_USER_AGENTS
 
 SMALL = {"accounts": 30, "days": 14, "start_date": date(2026, 10, 1)}
@@ -230,11 +231,12 @@ def test_unsubscribes_stop_sends_and_reach_the_crm_next_day(
     simulation: tuple[Path, Path, SimulationSummary],
 ) -> None:
     landing, _, _ = simulation
-    unsubscribed: dict[str, str] = {}
+    unsubscribed: dict[str, str] = {}  # e-mail -> first unsubscribe (a repeated attempt comes later)
     sends: defaultdict[str, list[str]] = defaultdict(list)
     for _, row in _clean_rows(landing, "email_events"):
         if row["event_type"] == "unsubscribe":
-            unsubscribed[str(row["email"])] = str(row["occurred_at"])
+            email = str(row["email"])
+            unsubscribed[email] = min(unsubscribed.get(email, "~"), str(row["occurred_at"]))
         elif row["event_type"] == "send":
             sends[str(row["email"])].append(str(row["occurred_at"]))
     opt_out_updates = {
@@ -275,3 +277,114 @@ def test_ad_funnel_numbers_are_consistent(simulation: tuple[Path, Path, Simulati
     assert rows
     for row in rows:
         assert int(str(row["conversions"])) <= int(str(row["clicks"])) <= int(str(row["impressions"]))
+
+
+# Distress signals: spam complaints and repeated unsubscribe attempts ---------------------------------
+
+DISTRESS_PROBABILITIES = ("COMPLAINT_PER_DELIVERY", "COMPLAINT_PER_UNSUBSCRIBE", "REPEAT_UNSUBSCRIBE_PROBABILITY")
+DEFAULT_MARKET = {"seed": 42, "accounts": 200, "days": 75, "start_date": date(2026, 9, 1)}
+
+
+def _lines(directory: Path) -> dict[str, list[str]]:
+    return {
+        str(path.relative_to(directory)): path.read_text(encoding="utf-8").splitlines(keepends=True)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def default_market(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
+    root = tmp_path_factory.mktemp("default_market")
+    return root / "landing", simulate(root / "landing", root / "truth", **DEFAULT_MARKET)
+
+
+def _email_events(landing: Path) -> list[dict[str, object]]:
+    """Clean e-mail events, each once (re-delivered copies dropped), in time order."""
+    events = {str(row["event_id"]): row for _, row in _clean_rows(landing, "email_events")}
+    return sorted(events.values(), key=lambda row: (str(row["occurred_at"]), str(row["event_id"])))
+
+
+def test_the_default_market_has_complaints_and_repeated_unsubscribe_attempts(
+    default_market: tuple[Path, SimulationSummary],
+) -> None:
+    landing, _ = default_market
+    events = _email_events(landing)
+    types = Counter(str(row["event_type"]) for row in events)
+    unsubscribes = Counter(str(row["email"]) for row in events if row["event_type"] == "unsubscribe")
+    complainers = {str(row["email"]) for row in events if row["event_type"] == "complaint"}
+    assert 5 <= types["complaint"] <= 40, types
+    assert types["complaint"] / (types["send"] - types["bounce"]) < 0.003
+    assert sum(count >= 2 for count in unsubscribes.values()) >= 3, unsubscribes
+    assert max(unsubscribes.values()) <= 3
+    # unsubscribers complain far more often than everyone else (who got a send)
+    receivers = {str(row["email"]) for row in events if row["event_type"] == "send"}
+    unsubscriber_rate = len(complainers & unsubscribes.keys()) / len(unsubscribes)
+    others_rate = len(complainers - unsubscribes.keys()) / len(receivers - unsubscribes.keys())
+    assert unsubscriber_rate > 10 * others_rate > 0
+
+
+def test_complaints_and_repeated_unsubscribes_follow_a_delivered_email(
+    default_market: tuple[Path, SimulationSummary],
+) -> None:
+    """A complaint is about an e-mail the contact received (no bounce) and is the last thing the contact does
+    with it; a repeated unsubscribe uses an e-mail received before the first one, and nothing is sent after."""
+    landing, _ = default_market
+    delivered: dict[tuple[str, str], str] = {}  # (email, campaign) -> sent at
+    bounced: set[tuple[str, str]] = set()
+    complained: dict[tuple[str, str], str] = {}
+    first_unsubscribe: dict[str, str] = {}
+    repeats = 0
+    for row in _email_events(landing):
+        email, at, kind = str(row["email"]), str(row["occurred_at"]), row["event_type"]
+        key = (email, str(row["campaign_id"]))
+        if kind == "send":
+            assert email not in first_unsubscribe, f"{email} got a send after unsubscribing"
+            delivered[key] = at
+        elif kind == "bounce":
+            bounced.add(key)
+        elif kind == "complaint":
+            assert key in delivered and key not in bounced, f"complaint without a delivered e-mail: {row}"
+            assert key not in complained, f"two complaints about one e-mail: {row}"
+            complained[key] = at
+        elif kind == "unsubscribe":
+            assert key in delivered and key not in bounced, f"unsubscribe without a delivered e-mail: {row}"
+            if email in first_unsubscribe:
+                repeats += 1
+                assert at > first_unsubscribe[email]
+            else:
+                first_unsubscribe[email] = at
+        if kind in ("open", "click"):
+            assert key not in complained, f"{kind} after the complaint about the same e-mail: {row}"
+    assert complained and repeats
+
+
+def test_adding_distress_signals_left_every_other_row_unchanged(
+    default_market: tuple[Path, SimulationSummary], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same market with complaints and repeated unsubscribes switched off is the market as it was before
+    they existed: every one of its lines is still there, in the same order, and only distress rows (or their
+    malformed copies) were added, all in the e-mail stream."""
+    landing, summary = default_market
+    for name in DISTRESS_PROBABILITIES:
+        monkeypatch.setattr(market_module, name, 0.0)
+    without = simulate(tmp_path / "landing", tmp_path / "truth", **DEFAULT_MARKET)
+    old, new = _lines(tmp_path / "landing"), _lines(landing)
+    assert old.keys() == new.keys()
+    added: Counter[str] = Counter()
+    for name, old_lines in old.items():
+        if "email_events" not in name:
+            assert new[name] == old_lines, name
+            continue
+        remaining = iter(new[name])
+        assert all(line in remaining for line in old_lines), f"{name}: an old line changed or moved"
+        for line in (Counter(new[name]) - Counter(old_lines)).elements():
+            record = _parse_json(line)
+            added[str(record.get("event_type")) if isinstance(record, dict) else "truncated"] += 1
+    assert added["complaint"] > 0 and added["unsubscribe"] > 0
+    assert set(added) <= {"complaint", "unsubscribe", "soft_bounce", "truncated", "None"}, added
+    assert sum(without.rows_written.values()) + sum(added.values()) == sum(summary.rows_written.values())
+    assert {source: count for source, count in without.rows_written.items() if source != "email_events"} == {
+        source: count for source, count in summary.rows_written.items() if source != "email_events"
+    }
+    assert without.bot_events == summary.bot_events

@@ -40,6 +40,10 @@ FIRST_STEP_COPY = {
 
 HANDOFF_TARGET = "account_ads_agent"
 
+FIXED_SEND_HOUR = 10
+"""The classic fixed send time, used when the send-time model has no hour for a contact: every step is
+scheduled on the contact's own clock, so quiet hours are judged on the schedule, not on when the agent ran."""
+
 
 class SdrSequenceAgent:
     agent_id = "sdr_sequence_agent"
@@ -113,9 +117,10 @@ class SdrSequenceAgent:
             + (
                 f" First step at {send_hour:02d}:00 their local time (send-time model)."
                 if send_hour is not None
-                else ""
+                else f" First step at {FIXED_SEND_HOUR:02d}:00 their local time (no send-time recommendation)."
             )
         )
+        send_hour = FIXED_SEND_HOUR if send_hour is None else send_hour
         account_score = intent.accounts.get(surge.account_id)
         person_score = intent.persons.get(person.person_id)
         return ProposedAction(

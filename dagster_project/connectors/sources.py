@@ -66,7 +66,7 @@ CONTENT_CATEGORIES = (
     "product",
     "homepage",
 )
-EMAIL_EVENT_TYPES = ("send", "open", "click", "unsubscribe", "bounce")
+EMAIL_EVENT_TYPES = ("send", "open", "click", "unsubscribe", "bounce", "complaint")
 CONSENT_STATUSES = ("opted_in", "opted_out", "unknown")
 SENIORITIES = ("c_suite", "vp", "director", "manager", "individual_contributor")
 OPPORTUNITY_STAGES = ("discovery", "evaluation", "proposal", "closed_won", "closed_lost")

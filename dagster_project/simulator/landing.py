@@ -147,6 +147,8 @@ class LandingZone:
         self._clock = clock
         self._days = days
         self._rng = random.Random(f"{seed}:delivery")
+        self._distress_rng = random.Random(f"{seed}:delivery:distress")
+        """Noise for `DayActivity.distress_rows`, so delivering them never shifts the noise of other rows."""
         self._pending: defaultdict[tuple[str, int], list[tuple[SortKey, str]]] = defaultdict(list)
         self._corrupted_sources: set[str] = set()
         self._csv_buffer = io.StringIO()
@@ -171,11 +173,27 @@ class LandingZone:
                     self._deliver_event(spec.name, day, sort_key, line)
                 else:
                     self._pending[spec.name, day].append((sort_key, line))
+            if spec.name == "email_events":
+                self._deliver_distress(spec, day, activity.distress_rows)
             self._write_batch(spec, day)
 
-    def _deliver_event(self, source: str, day: int, sort_key: SortKey, line: str) -> None:
+    def _deliver_distress(self, spec: SourceSpec, day: int, rows: list[Row]) -> None:
+        """Complaints and repeated unsubscribes: the same kinds of noise, drawn from their own stream.
+        They are sorted into the batch with the other rows, whose content and order stay as they were."""
+        rng = self._distress_rng
+        order_field = _order_field(spec)
+        for row in rows:
+            sort_key = (str(row[order_field]), str(row[spec.key]))
+            if rng.random() < MALFORMED_RATE:
+                self._pending[spec.name, day].append((sort_key, self._corrupt(spec, row, rng)))
+                self.malformed_rows += 1
+            self._deliver_event(spec.name, day, sort_key, self._render(spec, row), rng)
+
+    def _deliver_event(
+        self, source: str, day: int, sort_key: SortKey, line: str, rng: random.Random | None = None
+    ) -> None:
         """Some events arrive 1-3 batches late (keeping their true occurred_at); some arrive twice."""
-        rng = self._rng
+        rng = self._rng if rng is None else rng
         batch = day
         if rng.random() < LATE_RATE:
             later = day + rng.randint(1, MAX_LATE_DAYS)
@@ -209,9 +227,9 @@ class LandingZone:
         self._csv_writer.writerow(cells)
         return self._csv_buffer.getvalue()
 
-    def _corrupt(self, spec: SourceSpec, row: Row) -> str:
+    def _corrupt(self, spec: SourceSpec, row: Row, rng: random.Random | None = None) -> str:
         """A broken copy of `row`: the kinds of damage real exports and tags produce."""
-        rng = self._rng
+        rng = self._rng if rng is None else rng
         damage = _possible_damage(spec)
         kind = rng.choice(sorted(damage))
         if kind == "truncated_line":

@@ -359,6 +359,21 @@ CLICK_CARRIES_COOKIE = 0.60
 UNSUBSCRIBE_PER_OPEN = 0.01
 BOUNCE_PER_SEND = 0.004
 
+# Distress signals. They are drawn from a stream of their own (`<seed>:email:distress`) and delivered
+# with one of their own, so adding them left every other row of every market byte-identical.
+COMPLAINT_PER_DELIVERY = 0.0008
+"""A recipient marks a delivered newsletter as spam without unsubscribing (bulk senders aim below 0.1%).
+The simulated e-mail platform does not suppress complainers (its suppression list holds unsubscribes
+and hard bounces only), so they keep receiving the newsletter: acting on a complaint is Surgewise's job."""
+COMPLAINT_PER_UNSUBSCRIBE = 0.25
+"""Share of unsubscribers who also mark the e-mail as spam ("report spam and unsubscribe")."""
+COMPLAINT_DELAY_DAYS = Mix.of({0: 50, 1: 30, 2: 20})
+"""Days after the send that a recipient who never opened the e-mail reports it from the inbox list."""
+REPEAT_UNSUBSCRIBE_PROBABILITY = 0.3
+"""Share of unsubscribers who click unsubscribe again on an older e-mail still in their inbox, once or
+twice, a few days later (no new e-mail reaches them)."""
+REPEAT_UNSUBSCRIBE_GAP_DAYS = (1, 8)
+
 
 # --- The market model -------------------------------------------------------------------------------
 
@@ -896,14 +911,18 @@ class DayActivity:
     day: int
     rows: dict[str, list[Row]] = field(default_factory=lambda: {spec.name: [] for spec in SOURCES})
     bot_events: int = 0
+    distress_rows: list[Row] = field(default_factory=list)
+    """`email_events` rows for spam complaints and repeated unsubscribe attempts. Kept apart from `rows`
+    so the landing zone delivers them with a noise stream of their own: they were added to the market
+    later, and every row that existed before must still be delivered exactly as it was."""
 
 
 class MarketActivity:
     """Plays a `Market` out one day at a time; only state that must carry over between days is kept.
 
     Carried state: events scheduled for later days (an open happens days after a send), the email
-    suppression list, consent and job changes (for CRM update rows), and a pool of returning
-    anonymous cookies.
+    suppression list, consent and job changes (for CRM update rows), a pool of returning anonymous
+    cookies, and which campaigns reached each contact (a repeated unsubscribe uses an older e-mail).
     """
 
     def __init__(self, market: Market) -> None:
@@ -915,6 +934,8 @@ class MarketActivity:
         self._crm = random.Random(f"{seed}:crm")
         self._intent = random.Random(f"{seed}:intent")
         self._ads = random.Random(f"{seed}:ads")
+        self._distress = random.Random(f"{seed}:email:distress")
+        """Complaints and repeated unsubscribes only; no other stream sees a draw change because of them."""
         self._accounts = {account.account_id: account for account in market.accounts}
         self._contacts = {contact.contact_id: contact for contact in market.contacts}
         self._window_by_account = {window.account_id: window for window in market.buying_windows}
@@ -942,7 +963,11 @@ class MarketActivity:
         self._titles = {contact.contact_id: (contact.job_title, contact.seniority) for contact in market.contacts}
         self._consent_syncs: defaultdict[int, list[str]] = defaultdict(list)
         self._suppressed: set[str] = set()
-        """The email platform's suppression list: unsubscribed and hard-bounced addresses."""
+        """The email platform's suppression list: unsubscribed and hard-bounced addresses. Complainers are
+        not on it: suppressing them would change who receives later sends (see COMPLAINT_PER_DELIVERY)."""
+        self._distress_scheduled: defaultdict[int, list[Row]] = defaultdict(list)
+        self._received: defaultdict[str, list[str]] = defaultdict(list)
+        """Campaign ids delivered (sent and not bounced) to each contact, in send order."""
         self._forms_filled: defaultdict[str, int] = defaultdict(int)
         self._returning_cookies: list[Browser] = []
 
@@ -952,6 +977,7 @@ class MarketActivity:
             self._send_campaign(day, activity)
         for source, row in self._scheduled.pop(day, []):
             activity.rows[source].append(row)
+        activity.distress_rows.extend(self._distress_scheduled.pop(day, []))
         self._browse(day, activity)
         self._crawl(day, activity)
         self._record_crm(day, activity)
@@ -1135,20 +1161,36 @@ class MarketActivity:
                 bounced = sent + rng.randint(5, 120)
                 activity.rows["email_events"].append(self._email_row(contact, campaign_id, "bounce", day, bounced))
                 continue
+            self._received[contact_id].append(campaign_id)
             window = self._window_by_contact.get(contact_id)
             mode = "in_window" if window is not None and window.covers(day) else "baseline"
             if rng.random() >= min(0.9, OPEN_PROBABILITY[mode] * contact.engagement):
+                if self._distress.random() < COMPLAINT_PER_DELIVERY:
+                    self._complain_unopened(contact, campaign_id, day, sent)
                 continue
             open_day, opened = self._open_time(contact, day, sent)
             self._schedule_email(contact, campaign_id, "open", open_day, opened)
+            last_seen = (open_day, opened)  # the last interaction with this e-mail; a complaint comes after it
             if rng.random() < REOPEN_PROBABILITY:
                 reopen_day = open_day + rng.randint(1, 2)
-                self._schedule_email(contact, campaign_id, "open", reopen_day, self._local_second(contact, reopen_day))
+                reopened = self._local_second(contact, reopen_day)
+                self._schedule_email(contact, campaign_id, "open", reopen_day, reopened)
+                last_seen = (reopen_day, reopened)
             if rng.random() < UNSUBSCRIBE_PER_OPEN:
-                self._unsubscribe(contact, campaign_id, open_day, opened)
-            elif rng.random() < CLICK_PROBABILITY[mode]:
-                path = (research_links if mode == "in_window" else links).pick(rng)
-                self._click(contact, campaign_id, path, open_day, opened)
+                unsubscribed = self._unsubscribe(contact, campaign_id, open_day, opened)
+                last_seen = max(last_seen, (open_day, unsubscribed))
+                self._repeat_unsubscribes(contact, open_day)
+                complaint_probability = COMPLAINT_PER_UNSUBSCRIBE
+            else:
+                complaint_probability = COMPLAINT_PER_DELIVERY
+                if rng.random() < CLICK_PROBABILITY[mode]:
+                    path = (research_links if mode == "in_window" else links).pick(rng)
+                    clicked = self._click(contact, campaign_id, path, open_day, opened)
+                    last_seen = max(last_seen, (open_day, clicked))
+            if self._distress.random() < complaint_probability:
+                seen_day, seen_second = last_seen
+                complained = seen_second + self._distress.randint(20, 900)
+                self._schedule_distress(contact, campaign_id, "complaint", seen_day, complained)
 
     def _local_second(self, contact: Contact, day: int) -> int:
         return self.clock.utc_second(contact.timezone, day, contact.preferred_local_hour + self._email.gauss(0.5, 0.6))
@@ -1162,15 +1204,49 @@ class MarketActivity:
             second = self._local_second(contact, day + delay)
         return day + delay, second
 
-    def _unsubscribe(self, contact: Contact, campaign_id: str, day: int, opened: int) -> None:
-        """Suppressed from further sends at once; the CRM picks up the opt-out in the next day's sync."""
+    def _unsubscribe(self, contact: Contact, campaign_id: str, day: int, opened: int) -> int:
+        """Suppressed from further sends at once; the CRM picks up the opt-out in the next day's sync.
+        Returns the second of `day` the unsubscribe happened."""
         second = min(SECONDS_PER_DAY - 1, opened + self._email.randint(30, 300))
         self._schedule_email(contact, campaign_id, "unsubscribe", day, second)
         self._suppressed.add(contact.contact_id)
         self._consent_syncs[day + 1].append(contact.contact_id)
+        return second
 
-    def _click(self, contact: Contact, campaign_id: str, path: str, day: int, opened: int) -> None:
-        """A click, and the landing-page view it causes; ~60% of clicks carry the landing-page cookie."""
+    # Distress signals: only `self._distress` draws here, and rows go to `DayActivity.distress_rows`.
+
+    def _complain_unopened(self, contact: Contact, campaign_id: str, day: int, sent: int) -> None:
+        """A spam report straight from the inbox list, around the hour the contact reads e-mail."""
+        delay = COMPLAINT_DELAY_DAYS.pick(self._distress)
+        second = self._distress_second(contact, day + delay)
+        if delay == 0 and second <= sent:
+            delay, second = 1, self._distress_second(contact, day + 1)
+        self._schedule_distress(contact, campaign_id, "complaint", day + delay, second)
+
+    def _repeat_unsubscribes(self, contact: Contact, day: int) -> None:
+        """Some unsubscribers click unsubscribe again, on an older e-mail still in their inbox."""
+        if self._distress.random() >= REPEAT_UNSUBSCRIBE_PROBABILITY:
+            return
+        received = self._received[contact.contact_id]
+        for _ in range(self._distress.randint(1, 2)):
+            day += self._distress.randint(*REPEAT_UNSUBSCRIBE_GAP_DAYS)
+            second = self._distress_second(contact, day)
+            self._schedule_distress(contact, self._distress.choice(received), "unsubscribe", day, second)
+
+    def _distress_second(self, contact: Contact, day: int) -> int:
+        local_hour = min(23.9, max(0.0, contact.preferred_local_hour + self._distress.gauss(0.5, 1.5)))
+        return self.clock.utc_second(contact.timezone, day, local_hour)
+
+    def _schedule_distress(self, contact: Contact, campaign_id: str, event_type: str, day: int, second: int) -> None:
+        """Like `_schedule_email`, with its own event ids; a second past midnight rolls into the next day."""
+        day, second = day + second // SECONDS_PER_DAY, second % SECONDS_PER_DAY
+        if day < self.market.days:
+            row = self._email_row(contact, campaign_id, event_type, day, second, rng=self._distress)
+            self._distress_scheduled[day].append(row)
+
+    def _click(self, contact: Contact, campaign_id: str, path: str, day: int, opened: int) -> int:
+        """A click, and the landing-page view it causes; ~60% of clicks carry the landing-page cookie.
+        Returns the second of `day` the click happened."""
         rng = self._email
         second = min(SECONDS_PER_DAY - 1, opened + rng.randint(5, 180))
         utm = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": campaign_id}
@@ -1193,10 +1269,20 @@ class MarketActivity:
         if day >= self._tag_upgrade_day:
             view.update(utm)
         self._schedule(day, "web_events", view)
+        return second
 
-    def _email_row(self, contact: Contact, campaign_id: str, event_type: str, day: int, second: int) -> Row:
+    def _email_row(
+        self,
+        contact: Contact,
+        campaign_id: str,
+        event_type: str,
+        day: int,
+        second: int,
+        *,
+        rng: random.Random | None = None,
+    ) -> Row:
         return {
-            "event_id": _hex_id(self._email, "eml"),
+            "event_id": _hex_id(self._email if rng is None else rng, "eml"),
             "email": contact.email,
             "campaign_id": campaign_id,
             "event_type": event_type,

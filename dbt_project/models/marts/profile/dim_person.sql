@@ -95,7 +95,8 @@ latest_form_fills as (
 
 ),
 
--- an unsubscribe or bounce on any of the person's e-mails counts
+-- an unsubscribe, bounce or complaint on any of the person's e-mails counts; the distress counts are
+-- distinct events (staging keeps re-delivered duplicates)
 email_status as (
 
     select
@@ -103,7 +104,11 @@ email_status as (
         count(case when email_events.event_type = 'unsubscribe' then email_events.email_event_id end) > 0
             as has_unsubscribed,
         count(case when email_events.event_type = 'bounce' then email_events.email_event_id end) > 0
-            as has_bounced
+            as has_bounced,
+        count(distinct case when email_events.event_type = 'unsubscribe' then email_events.email_event_id end)
+            as unsubscribe_events,
+        count(distinct case when email_events.event_type = 'complaint' then email_events.email_event_id end)
+            as complaint_events
     from email_events
     inner join person_emails
         on email_events.email = person_emails.email
@@ -156,6 +161,8 @@ profiles as (
         coalesce(person_contacts.consent_status, 'unknown') as consent_status,
         coalesce(email_status.has_unsubscribed, false) as has_unsubscribed,
         coalesce(email_status.has_bounced, false) as has_bounced,
+        cast(coalesce(email_status.unsubscribe_events, 0) as bigint) as unsubscribe_events,
+        cast(coalesce(email_status.complaint_events, 0) as bigint) as complaint_events,
         coalesce(cookie_counts.anonymous_id_count, 0) as anonymous_id_count,
         coalesce(activity.page_views, 0) as page_views,
         coalesce(activity.form_fills, 0) as form_fills,
@@ -195,6 +202,8 @@ final as (
         consent_status,
         has_unsubscribed,
         has_bounced,
+        unsubscribe_events,
+        complaint_events,
         consent_status = 'opted_in'
         and not has_unsubscribed
         and not has_bounced as is_contactable,
