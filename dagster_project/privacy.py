@@ -15,10 +15,12 @@ collects their identities, profile, signals, agent actions and channel state.
    pseudonymised in place;
 3. in the landing zone their rows become blank lines (line numbers, and so lineage, stay the same) and
    other rows that name them are pseudonymised;
-4. the audit log gains a `person_forgotten` tombstone naming only the pseudonymous person id and the
-   counts: audit rows are never rewritten or deleted;
+4. the audit log gains a `person_forgotten` tombstone naming only the person's subject reference and the
+   counts, then the person's subject key is deleted (crypto-shredding): audit entries are never rewritten
+   or deleted, and the hash chain stays valid, but nothing links the entries to the person any more;
 then `surgewise_build_job` rebuilds staging, identity, profile and signals without them, and every
-text column of every table and view is scanned for what was erased. Anything found is reported.
+text column of every table and view, the audit log included, is scanned for what was erased (and the
+person id). Anything found is reported.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ SIGNALS_RELATION = "marts.fct_signals"
 ENROLMENTS_RELATION = "channel_sandbox.sequence_enrolments"
 AUDIT_SCHEMA = "audit"
 
-FORGOTTEN_EVENT = "person_forgotten"
+FORGOTTEN_EVENT = audit.AuditEvent.PERSON_FORGOTTEN
 PRIVACY_AGENT_ID = "privacy"
 ERASED_MARKER = "[erased]"
 DEFAULT_REASON = "erasure request (GDPR art. 17)"
@@ -253,20 +255,7 @@ def explain_person(connection: duckdb.DuckDBPyConnection, key: str, *, signal_li
             )
         )
 
-    audit_entries: list[dict[str, Any]] = []
-    if _relation_exists(connection, audit.AUDIT_TABLE):
-        audit_entries = _dicts(
-            connection.execute(
-                f"""
-                select entry_id, recorded_at, run_id, agent_id, event, action_type, channel, account_id,
-                    policy_verdict, outcome, reasoning
-                from {audit.AUDIT_TABLE}
-                where person_id = $person_id or inputs ->> 'person_id' = $person_id
-                order by entry_id
-                """,
-                {"person_id": person_id},
-            )
-        )
+    audit_entries = audit.entries_for_person(connection, person_id)
     enrolments: list[dict[str, Any]] = []
     if "person_id" in _columns(connection, ENROLMENTS_RELATION):
         enrolments = _dicts(
@@ -366,17 +355,14 @@ def _text_columns(connection: duckdb.DuckDBPyConnection, *, base_tables_only: bo
 def scan_for_traces(
     connection: duckdb.DuckDBPyConnection, values: list[str], *, person_id: str | None = None
 ) -> list[Trace]:
-    """Every table and view column that still mentions one of the values (case-insensitive).
+    """Every table and view column that still mentions one of the values, or the person id (case-insensitive).
 
-    The person id is looked for too, except in the audit log, which keeps it as the pseudonymous subject
-    of its entries and the tombstone."""
-    values = sorted({value.lower() for value in values if value})
+    The audit log is scanned too: it names people only by subject reference, whose key forget deletes."""
+    wanted = sorted({value.lower() for value in [*values, person_id] if value})
+    if not wanted:
+        return []
     traces = []
     for relation, columns in _text_columns(connection, base_tables_only=False).items():
-        in_audit = relation.startswith(f'"{AUDIT_SCHEMA}".')
-        wanted = list(values) + ([person_id.lower()] if person_id and not in_audit else [])
-        if not wanted:
-            continue
         checks = [
             (column, value, f"""count_if(regexp_matches(lower(cast("{column}" as varchar)), ?))""")
             for column in columns
@@ -680,7 +666,10 @@ def forget_person(
                     )
             audit.ensure_audit_log(connection)
             counts = {"identities": {t: len(person.values(t)) for t in (EMAIL_TYPE, COOKIE_TYPE, CONTACT_TYPE)}}
-            audit.append(
+            stated_reason = _without(reason, [value for value in (*values, person.person_id) if value])
+            # The tombstone carries the subject reference of the person's earlier entries; then the key that
+            # derives it from the person id goes, so nothing in the log can be tied to them again.
+            report.tombstone_entry_id = audit.append(
                 connection,
                 audit.AuditEntry(
                     recorded_at=now,
@@ -688,12 +677,13 @@ def forget_person(
                     agent_id=PRIVACY_AGENT_ID,
                     event=FORGOTTEN_EVENT,
                     reasoning=(
-                        f"Person erased on request ({_without(reason, values)}): raw rows, quarantine, landing "
+                        f"Person erased on request ({stated_reason}): raw rows, quarantine, landing "
                         "lines, channel state and person-keyed tables deleted, other mentions pseudonymised, "
-                        "e-mail fingerprints added to the suppression list. Earlier audit entries are kept."
+                        "e-mail fingerprints added to the suppression list. Earlier audit entries are kept; "
+                        "the key linking them to the person is destroyed."
                     ),
+                    subject_person_id=person.person_id,
                     inputs={
-                        "person_id": person.person_id,
                         **counts,
                         "suppression_entries_added": report.suppressed_emails,
                         "rows_erased": report.erased,
@@ -703,9 +693,8 @@ def forget_person(
                     outcome="erased",
                 ),
             )
-            (report.tombstone_entry_id,) = connection.execute(
-                f"select max(entry_id) from {audit.AUDIT_TABLE} where event = ?", [FORGOTTEN_EVENT]
-            ).fetchone()
+            if person.person_id:
+                audit.forget_subject(connection, person.person_id)
             connection.execute("commit")
         except Exception:
             connection.execute("rollback")
@@ -737,8 +726,8 @@ def tombstones(connection: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         return []
     rows = _dicts(
         connection.execute(
-            f"select entry_id, recorded_at, reasoning, inputs from {audit.AUDIT_TABLE} where event = ? "
-            "order by entry_id",
+            f"select entry_id, recorded_at, subject_ref, reasoning, inputs from {audit.AUDIT_TABLE} where event = ? "
+            "order by seq",
             [FORGOTTEN_EVENT],
         )
     )

@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from agents.governance import audit
 from tests.conftest import SurgewiseEnv, surgewise_environment
 from tests.scenario import write_csv, write_scenario
 
@@ -51,6 +52,17 @@ def scenario_copy(scenario: Scenario, tmp_path: Path) -> Iterator[SurgewiseEnv]:
 def _query(env: SurgewiseEnv, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(env.duckdb_path), read_only=True) as connection:
         return connection.execute(sql, params or []).fetchall()
+
+
+def _audit_subjects(env: SurgewiseEnv) -> dict[str, str]:
+    """CRM contact id by audit subject reference: the log names people only by a keyed reference."""
+    with duckdb.connect(str(env.duckdb_path), read_only=True) as connection:
+        people = connection.execute("select person_id, crm_contact_id from marts.dim_person").fetchall()
+        return {
+            reference: contact
+            for person_id, contact in people
+            if (reference := audit.subject_ref(connection, person_id)) is not None
+        }
 
 
 def _surge_requests(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
@@ -125,10 +137,14 @@ def test_the_agent_enrols_contactable_people_and_never_sends_denied_actions(
         "join marts.dim_person p using (person_id) order by 1",
     )
     assert enrolled == [("con_jane", "executive-briefing"), ("con_omar", "evaluation-guide")]
-    decisions = _query(
-        scenario_copy,
-        "select p.crm_contact_id, a.policy_verdict, a.outcome, a.reasoning from audit.audit_log a "
-        "join marts.dim_person p using (person_id) where a.event = 'action_decided' order by 1",
+    contacts = _audit_subjects(scenario_copy)
+    decisions = sorted(
+        (contacts[subject], verdict, outcome, reasoning)
+        for subject, verdict, outcome, reasoning in _query(
+            scenario_copy,
+            "select subject_ref, policy_verdict, outcome, reasoning from audit.audit_log "
+            "where event = 'action_decided' and subject_ref is not null",
+        )
     )
     assert [row[:3] for row in decisions] == [
         ("con_jane", "allowed", "executed"),
@@ -136,10 +152,12 @@ def test_the_agent_enrols_contactable_people_and_never_sends_denied_actions(
         ("con_omar", "allowed", "executed"),
     ]
     assert "not contactable" in decisions[1][3]
+    (jane,) = (subject for subject, contact in contacts.items() if contact == "con_jane")
     (proposal,) = _query(
         scenario_copy,
-        "select a.reasoning, a.inputs ->> 'trigger' from audit.audit_log a join marts.dim_person p using (person_id) "
-        "where a.event = 'action_proposed' and p.crm_contact_id = 'con_jane'",
+        "select reasoning, inputs ->> 'trigger' from audit.audit_log where event = 'action_proposed' "
+        "and subject_ref = ?",
+        [jane],
     )
     assert "Surge Corp (tier 1) is surging: 3 contacts" in proposal[0]
     assert proposal[1] == SURGE_RUN_KEY

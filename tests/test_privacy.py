@@ -19,7 +19,9 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from agents.context import email_fingerprint, is_suppressed
+from agents.governance import audit
 from dagster_project.commands.privacy import explain_app, forget
+from dagster_project.privacy import tombstones
 from dagster_project.settings import apply_environment_defaults
 from tests.conftest import SurgewiseEnv, surgewise_environment
 from tests.scenario import write_csv, write_jsonl
@@ -90,6 +92,8 @@ class Forgotten:
     env: SurgewiseEnv
     result: Result
     person_id: str
+    subject_ref: str | None
+    """Her audit subject reference before she was forgotten."""
     audit_before: list[tuple]
 
 
@@ -101,9 +105,11 @@ def forgotten(market: SurgewiseEnv, tmp_path_factory: pytest.TempPathFactory) ->
     with pytest.MonkeyPatch.context() as patch, surgewise_environment(copy / "data") as env:
         patch.setenv("DAGSTER_HOME", str(copy / "dagster_home"))
         person_id = _jane_id(env)
+        with duckdb.connect(str(env.duckdb_path), read_only=True) as connection:
+            subject_ref = audit.subject_ref(connection, person_id)
         audit_before = _query(env, "select * from audit.audit_log order by entry_id")
         result = invoke("forget", "Jane.Doe@surge.example", "--yes")
-        yield Forgotten(env, result, person_id, audit_before)
+        yield Forgotten(env, result, person_id, subject_ref, audit_before)
 
 
 def test_explain_person_by_email_shows_identities_profile_signals_actions_and_channel_state(
@@ -162,7 +168,8 @@ def test_forget_reports_what_it_erased_and_verifies(forgotten: Forgotten) -> Non
 
 
 def test_after_forget_no_table_or_view_mentions_the_person(forgotten: Forgotten) -> None:
-    assert traces_everywhere(forgotten.env, JANE_TRACES) == []
+    # The audit log included: it names her only by subject reference, whose key is gone.
+    assert traces_everywhere(forgotten.env, (*JANE_TRACES, forgotten.person_id)) == []
     # Nor does the landing zone, which would bring them back on the next reload of a file.
     for path in forgotten.env.landing_dir.rglob("*.*"):
         text = path.read_text().lower()
@@ -198,15 +205,35 @@ def test_the_audit_log_keeps_every_entry_and_gains_a_tombstone(forgotten: Forgot
     after = _query(forgotten.env, "select * from audit.audit_log order by entry_id")
 
     assert after[: len(forgotten.audit_before)] == forgotten.audit_before
-    assert any(row[8] == forgotten.person_id for row in forgotten.audit_before)  # her actions are still auditable
-    (tombstone,) = after[len(forgotten.audit_before) :]
-    ((agent_id, event, person_id, outcome, reasoning),) = _query(
+    assert forgotten.subject_ref is not None
+    ((her_actions,),) = _query(
         forgotten.env,
-        "select agent_id, event, inputs ->> 'person_id', outcome, reasoning from audit.audit_log where entry_id = ?",
+        "select count(*) from audit.audit_log where subject_ref = ? and action_id is not null",
+        [forgotten.subject_ref],
+    )
+    assert her_actions > 0  # her actions are still auditable
+    (tombstone,) = after[len(forgotten.audit_before) :]
+    ((agent_id, event, subject_ref, person_id, outcome, reasoning),) = _query(
+        forgotten.env,
+        "select agent_id, event, subject_ref, inputs ->> 'person_id', outcome, reasoning from audit.audit_log "
+        "where entry_id = ?",
         [tombstone[0]],
     )
-    assert (agent_id, event, person_id, outcome) == ("privacy", "person_forgotten", forgotten.person_id, "erased")
+    assert (agent_id, event, subject_ref, person_id, outcome) == (
+        "privacy",
+        "person_forgotten",
+        forgotten.subject_ref,
+        None,
+        "erased",
+    )
     assert "jane" not in reasoning.lower()
+    with duckdb.connect(str(forgotten.env.duckdb_path), read_only=True) as connection:
+        assert [row["subject_ref"] for row in tombstones(connection)] == [forgotten.subject_ref]
+        # Her key is shredded: nothing ties the entries to her any more, and the chain is still intact.
+        assert audit.subject_ref(connection, forgotten.person_id) is None
+        assert audit.entries_for_person(connection, forgotten.person_id) == []
+        report = audit.verify_chain(connection)
+        assert report.ok and report.entries == len(after), report.describe()
 
 
 def test_a_new_batch_with_a_forgotten_email_does_not_recreate_the_person(

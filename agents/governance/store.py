@@ -8,6 +8,7 @@ can erase it without touching the hash chain.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -156,7 +157,8 @@ def lock_resources(connection: duckdb.DuckDBPyConnection, resources: list[str]) 
 def action_resources(action: ProposedAction, policies: PolicySet) -> list[str]:
     resources = [f"agent:{action.agent_id}"]
     if action.person_id is not None:
-        resources.append(f"person:{action.person_id}")
+        # hashed, so a lock row never names a person that `forget` must erase
+        resources.append(f"person:{hashlib.sha256(action.person_id.encode()).hexdigest()[:24]}")
     resources += [f"budget:{cap.scope}:{subject}" for cap, subject in applicable_caps(action, policies)]
     return resources
 

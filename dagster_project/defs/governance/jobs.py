@@ -1,0 +1,64 @@
+"""Governance from the Dagster UI: a reviewer launches `governance_decision_job` from the Launchpad to
+approve or reject a queued action, pause or resume an agent, or roll back an action — the same Governor
+calls as the CLI, with the same identity and role checks, recorded in the audit log."""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import dagster as dg
+
+from agents.governance.governor import GovernanceError, Governor
+from agents.governance.overview import governance_overview
+from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+
+
+class GovernanceDecision(dg.Config):
+    """What the reviewer decides; `by` is their reviewer id from config/agents.yaml."""
+
+    decision: Literal["approve", "reject", "pause", "resume", "rollback"]
+    target: str
+    """The action id (approve, reject, rollback) or the agent id, `*` for every agent (pause, resume)."""
+    by: str
+    comment: str
+
+
+@dg.op(description="Apply one reviewer decision through the governor; a refusal fails the run with the reason.")
+def apply_governance_decision(
+    context: dg.OpExecutionContext,
+    config: GovernanceDecision,
+    warehouse: DuckDBWarehouse,
+    surgewise_config: SurgewiseConfig,
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with warehouse.connect() as connection:
+        governor = Governor(connection, surgewise_config.agent_registry(), surgewise_config.policies(), context.run_id)
+        try:
+            if config.decision == "approve":
+                outcome = governor.approve(config.target, config.by, config.comment, now).status.value
+            elif config.decision == "reject":
+                outcome = governor.reject(config.target, config.by, config.comment, now).status.value
+            elif config.decision == "pause":
+                governor.pause(config.target, by=config.by, reason=config.comment, now=now)
+                outcome = "paused"
+            elif config.decision == "resume":
+                governor.resume(config.target, by=config.by, reason=config.comment, now=now)
+                outcome = "resumed"
+            else:
+                result = governor.rollback(config.target, by=config.by, reason=config.comment, now=now)
+                outcome = f"rolled back by {result.rollback_action_id}: {result.detail}"
+        except GovernanceError as refusal:
+            raise dg.Failure(f"governance refused: {refusal}") from refusal
+        phases = {row.agent.id: row.phase for row in governance_overview(connection, governor.registry, now)}
+    context.log.info(f"{config.decision} {config.target} by {config.by}: {outcome}")
+    context.log.info("; ".join(f"{agent}: {phase}" for agent, phase in phases.items()))
+
+
+@dg.job(
+    description=(
+        "Approve or reject a queued action, pause or resume an agent, or roll back an action, from the Launchpad; "
+        "approved actions then run from the approved_actions sensor."
+    ),
+    tags={"surgewise/kind": "governance"},
+)
+def governance_decision_job() -> None:
+    apply_governance_decision()
