@@ -18,11 +18,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import random
 import secrets
-import time
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +29,7 @@ import duckdb
 
 from agents.actions import ProposedAction
 from agents.governance.policy import PolicyDecision
+from agents.governance.transactions import retry_on_conflict, transaction
 
 AUDIT_SCHEMA = "audit"
 AUDIT_TABLE = f"{AUDIT_SCHEMA}.audit_log"
@@ -41,10 +39,6 @@ UNCHAINED_TABLE = "audit_log_unchained"
 """Where a warehouse's audit log from before the chain waits while its entries are chained."""
 
 GENESIS_HASH = "0" * 64
-APPEND_ATTEMPTS = 30
-"""Tries of a self-contained write before giving up on a head that other appenders keep taking."""
-RETRY_PAUSE_SECONDS = 0.05
-"""The longest pause between tries; each pause is random, so the appenders that lost do not collide again."""
 
 T = TypeVar("T")
 
@@ -57,7 +51,6 @@ class AuditEvent:
     APPROVED = "action_approved"
     REJECTED = "action_rejected"
     EXPIRED = "approval_expired"
-    EXECUTED = "action_executed"
     ROLLED_BACK = "action_rolled_back"
     AGENT_PAUSED = "agent_paused"
     AGENT_RESUMED = "agent_resumed"
@@ -277,37 +270,17 @@ def _transaction_open(connection: duckdb.DuckDBPyConnection) -> bool:
     return first == second
 
 
-def _is_conflict(error: Exception) -> bool:
-    """Another transaction took the chain head (or created the same subject key) first."""
-    message = str(error).lower()
-    return isinstance(error, duckdb.TransactionException | duckdb.ConstraintException) and (
-        "conflict" in message or "duplicate key" in message
-    )
-
-
-def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
-    with suppress(duckdb.TransactionException):  # a failed commit has rolled back already
-        connection.execute("rollback")
-
-
 def _write(connection: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
     """Run `work` in the caller's open transaction (its commit or rollback decides), or else in one of its own,
     retried from the start when a concurrent writer conflicts."""
     if _transaction_open(connection):
         return work()
-    attempt = 1
-    while True:
-        connection.execute("begin transaction")
-        try:
-            result = work()
-            connection.execute("commit")
-            return result
-        except Exception as error:
-            _rollback(connection)
-            if attempt >= APPEND_ATTEMPTS or not _is_conflict(error):
-                raise
-        time.sleep(random.uniform(0, min(RETRY_PAUSE_SECONDS, 0.002 * 2**attempt)))
-        attempt += 1
+
+    def attempt() -> T:
+        with transaction(connection):
+            return work()
+
+    return retry_on_conflict(attempt)
 
 
 def _utc_naive(moment: datetime) -> datetime:

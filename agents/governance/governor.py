@@ -11,11 +11,10 @@ a frequency cap. Approvals, expiry, pause and rollback go through here too.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import duckdb
 
@@ -48,12 +47,11 @@ from agents.governance.store import (
     suppress_person,
     update_action,
 )
+from agents.governance.transactions import retry_on_conflict, transaction
 
 ANOMALY_DETECTOR = "surgewise-anomaly-detector"
 """Who pauses an agent on an anomaly; only a human reviewer may resume it."""
 
-MAX_ATTEMPTS = 8
-_Result = TypeVar("_Result")
 
 STATUS_BY_VERDICT = {
     Verdict.NEEDS_APPROVAL: ActionStatus.PENDING_APPROVAL,
@@ -103,15 +101,9 @@ class Governor:
         then queue, deny, escalate or execute each one."""
         for action in actions:
             self._audit(audit.AuditEvent.PROPOSED, action, now)
-        fresh = [action for action in actions if not action_exists(self.connection, action.action_id)]
-        self._check_behaviour(fresh, now)
-        records = []
-        for action in actions:
-            if action not in fresh:
-                records.append(self._already_decided(action, now))
-            else:
-                records.append(self._retrying(lambda action=action: self._decide_and_act(action, now)))
-        return records
+        unique = list({action.action_id: action for action in actions}.values())
+        self._check_behaviour([a for a in unique if not action_exists(self.connection, a.action_id)], now)
+        return [retry_on_conflict(lambda action=action: self._decide_and_act(action, now)) for action in actions]
 
     def _already_decided(self, action: ProposedAction, now: datetime) -> ActionRecord:
         stored = load_action(self.connection, action.action_id)
@@ -144,8 +136,12 @@ class Governor:
         return decide(action, self._facts(action, agent, now, approved_by), self.registry, self.policies)
 
     def _decide_and_act(self, action: ProposedAction, now: datetime) -> ActionRecord:
+        """Decide and act on a new action; one decided before (by an earlier run, a concurrent one or earlier
+        in this batch) is reported, never decided twice."""
         agent = self.registry.get(action.agent_id)
         with self._transaction(action):
+            if action_exists(self.connection, action.action_id):
+                return self._already_decided(action, now)
             decision = self.decide(action, now)
             if decision.verdict is Verdict.ALLOWED:
                 record_action(
@@ -295,31 +291,38 @@ class Governor:
         return self._review(action_id, reviewer_id, comment, now, approved=False)
 
     def _review(self, action_id: str, reviewer_id: str, comment: str, now: datetime, *, approved: bool) -> StoredAction:
-        stored = load_action(self.connection, action_id)
-        if stored is None:
-            raise GovernanceError(f"no action {action_id}")
-        self._reviewer_may_review(stored, reviewer_id)
-        if stored.status is ActionStatus.PENDING_APPROVAL and stored.expires_at and stored.expires_at <= now:
-            with self._transaction(None):
-                self._expire(stored, now)
-            raise GovernanceError(f"the approval request for {action_id} expired at {stored.expires_at:%Y-%m-%d %H:%M}")
-        if stored.status is not ActionStatus.PENDING_APPROVAL:
-            raise GovernanceError(f"action {action_id} is {stored.status.value}, not waiting for approval")
+        """Check and record a review in one transaction, so two reviewers deciding at once cannot both win."""
         status, event = (
             (ActionStatus.APPROVED, audit.AuditEvent.APPROVED)
             if approved
             else (ActionStatus.REJECTED, audit.AuditEvent.REJECTED)
         )
-        with self._transaction(None):
-            update_action(
-                self.connection,
-                action_id,
-                status=status.value,
-                reviewed_by=reviewer_id,
-                reviewed_at=now,
-                review_comment=comment,
-            )
-            self._audit(event, stored.action, now, outcome=status.value, reasoning=comment, reviewer=reviewer_id)
+
+        def attempt() -> StoredAction:
+            with self._transaction(None):
+                stored = load_action(self.connection, action_id)
+                if stored is None:
+                    raise GovernanceError(f"no action {action_id}")
+                self._reviewer_may_review(stored, reviewer_id)
+                if stored.status is ActionStatus.PENDING_APPROVAL and stored.expires_at and stored.expires_at <= now:
+                    self._expire(stored, now)
+                    return stored
+                if stored.status is not ActionStatus.PENDING_APPROVAL:
+                    raise GovernanceError(f"action {action_id} is {stored.status.value}, not waiting for approval")
+                update_action(
+                    self.connection,
+                    action_id,
+                    status=status.value,
+                    reviewed_by=reviewer_id,
+                    reviewed_at=now,
+                    review_comment=comment,
+                )
+                self._audit(event, stored.action, now, outcome=status.value, reasoning=comment, reviewer=reviewer_id)
+                return stored
+
+        stored = retry_on_conflict(attempt)
+        if stored.status is ActionStatus.PENDING_APPROVAL and stored.expires_at and stored.expires_at <= now:
+            raise GovernanceError(f"the approval request for {action_id} expired at {stored.expires_at:%Y-%m-%d %H:%M}")
         return load_action(self.connection, action_id)  # type: ignore[return-value]
 
     def _expire(self, stored: StoredAction, now: datetime) -> None:
@@ -337,13 +340,16 @@ class Governor:
             reasoning=f"no reviewer decided by {stored.expires_at:%Y-%m-%d %H:%M}; never executed",
         )
 
+    def _expire_in_transaction(self, stored: StoredAction, now: datetime) -> None:
+        with self._transaction(None):
+            self._expire(stored, now)
+
     def expire_overdue(self, now: datetime) -> list[str]:
         overdue = load_actions(
             self.connection, "status = ? and expires_at <= ?", [ActionStatus.PENDING_APPROVAL.value, now]
         )
         for stored in overdue:
-            with self._transaction(None):
-                self._expire(stored, now)
+            retry_on_conflict(lambda stored=stored: self._expire_in_transaction(stored, now))
         return [stored.action.action_id for stored in overdue]
 
     def execute_approved(self, now: datetime) -> list[ActionRecord]:
@@ -351,7 +357,7 @@ class Governor:
         approval satisfies the approval rules, never a denial (consent withdrawn since, cap reached, agent
         paused)."""
         approved = load_actions(self.connection, "status = ? and executed_at is null", [ActionStatus.APPROVED.value])
-        return [self._retrying(lambda stored=stored: self._execute_approved(stored, now)) for stored in approved]
+        return [retry_on_conflict(lambda stored=stored: self._execute_approved(stored, now)) for stored in approved]
 
     def _execute_approved(self, stored: StoredAction, now: datetime) -> ActionRecord:
         action = stored.action
@@ -388,20 +394,42 @@ class Governor:
         self._require_agent(agent_id)
         if by != ANOMALY_DETECTOR:
             self._require_human(by)
-        with self._transaction(None):
-            set_pause(self.connection, agent_id, paused=True, reason=reason, by=by, now=now)
-            if escalate_to:
-                open_escalation(
-                    self.connection, agent_id=agent_id, escalated_to=escalate_to, reason=reason, action_id=None, now=now
-                )
-            self._audit_agent(audit.AuditEvent.AGENT_PAUSED, agent_id, now, reason, {"by": by}, reviewer=by)
+
+        def attempt() -> None:
+            with self._switching(agent_id):
+                set_pause(self.connection, agent_id, paused=True, reason=reason, by=by, now=now)
+                if escalate_to:
+                    open_escalation(
+                        self.connection,
+                        agent_id=agent_id,
+                        escalated_to=escalate_to,
+                        reason=reason,
+                        action_id=None,
+                        now=now,
+                    )
+                self._audit_agent(audit.AuditEvent.AGENT_PAUSED, agent_id, now, reason, {"by": by}, reviewer=by)
+
+        retry_on_conflict(attempt)
 
     def resume(self, agent_id: str, *, by: str, reason: str, now: datetime) -> None:
         self._require_agent(agent_id)
         self._require_human(by)
-        with self._transaction(None):
-            set_pause(self.connection, agent_id, paused=False, reason=reason, by=by, now=now)
-            self._audit_agent(audit.AuditEvent.AGENT_RESUMED, agent_id, now, reason, {"by": by}, reviewer=by)
+
+        def attempt() -> None:
+            with self._switching(agent_id):
+                set_pause(self.connection, agent_id, paused=False, reason=reason, by=by, now=now)
+                self._audit_agent(audit.AuditEvent.AGENT_RESUMED, agent_id, now, reason, {"by": by}, reviewer=by)
+
+        retry_on_conflict(attempt)
+
+    @contextmanager
+    def _switching(self, agent_id: str) -> Iterator[None]:
+        """A transaction holding the agent's lock row (every agent's for `*`), so an execution in flight
+        either commits before the switch or retries and sees it."""
+        agents = [agent.id for agent in self.registry.agents] if agent_id == GLOBAL_CONTROL else [agent_id]
+        with transaction(self.connection):
+            lock_resources(self.connection, [f"agent:{agent}" for agent in agents])
+            yield
 
     def _require_agent(self, agent_id: str) -> None:
         if agent_id != GLOBAL_CONTROL and self.registry.get(agent_id) is None:
@@ -473,7 +501,7 @@ class Governor:
             spend=-original.spend,
             rollback_of=action_id,
         )
-        return self._retrying(lambda: self._rollback(stored, inverse, by, now))
+        return retry_on_conflict(lambda: self._rollback(stored, inverse, by, now))
 
     def _rollback(self, stored: StoredAction, inverse: ProposedAction, by: str, now: datetime) -> RollbackResult:
         original = stored.action
@@ -552,25 +580,11 @@ class Governor:
 
     @contextmanager
     def _transaction(self, action: ProposedAction | None) -> Iterator[None]:
-        self.connection.execute("begin transaction")
-        try:
+        """One write transaction; for an action it first takes the action's lock rows."""
+        with transaction(self.connection):
             if action is not None:
                 lock_resources(self.connection, action_resources(action, self.policies))
             yield
-            self.connection.execute("commit")
-        except BaseException:
-            self.connection.execute("rollback")
-            raise
-
-    def _retrying(self, attempt: Callable[[], _Result]) -> _Result:
-        """Run a transaction again when a concurrent one wrote the same lock rows first."""
-        for remaining in range(MAX_ATTEMPTS - 1, -1, -1):
-            try:
-                return attempt()
-            except duckdb.TransactionException:
-                if remaining == 0:
-                    raise
-        raise AssertionError("unreachable")
 
     def _audit(
         self,

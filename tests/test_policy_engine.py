@@ -1,0 +1,696 @@
+"""Example-based tests of the pure policy engine: each rule fires with the right verdict and a reason that
+names the value it judged, against the shipped config files."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.actions import ProposedAction
+from agents.config import AgentRegistry, PolicySet, QuietHours, load_agent_registry, load_policies
+from agents.governance.policy import (
+    SEVERITY,
+    AccountFacts,
+    ActionContext,
+    AgentState,
+    BudgetUsage,
+    ContactFacts,
+    PolicyDecision,
+    Verdict,
+    decide,
+    local_hour,
+)
+from dagster_project.settings import REPO_ROOT
+
+CONFIG_DIR = REPO_ROOT / "config"
+NOW = datetime(2026, 11, 25, 10, 0)
+"""10:00 UTC, 11:00 in Berlin (CET): outside quiet hours."""
+
+
+@pytest.fixture(scope="module")
+def registry() -> AgentRegistry:
+    return load_agent_registry(CONFIG_DIR)
+
+
+@pytest.fixture(scope="module")
+def policies() -> PolicySet:
+    return load_policies(CONFIG_DIR)
+
+
+def enrol(**overrides: Any) -> ProposedAction:
+    values: dict[str, Any] = {
+        "agent_id": "sdr_sequence_agent",
+        "action_type": "enrol_in_sequence",
+        "channel": "sales_engagement",
+        "person_id": "per_1",
+        "account_id": "acc_1",
+        "payload": {"sequence_id": "evaluation-guide", "send_at_local_hour": 10},
+        "reasoning": "test",
+        "inputs": {},
+        "inverse": {"action_type": "remove_from_sequence"},
+        "trigger_key": "surge:acc_1:2026-11-25",
+    }
+    values.update(overrides)
+    return ProposedAction(**values)
+
+
+def budget_change(spend: float, **overrides: Any) -> ProposedAction:
+    values: dict[str, Any] = {
+        "agent_id": "account_ads_agent",
+        "action_type": "adjust_campaign_budget",
+        "channel": "linkedin",
+        "person_id": None,
+        "account_id": "acc_1",
+        "payload": {"daily_budget_change": spend},
+        "reasoning": "test",
+        "inputs": {},
+        "inverse": {"action_type": "revert_campaign_budget"},
+        "trigger_key": "handoff:h1",
+        "campaign_id": "cmp_linkedin_01",
+        "spend": spend,
+    }
+    values.update(overrides)
+    return ProposedAction(**values)
+
+
+def creative(**overrides: Any) -> ProposedAction:
+    values: dict[str, Any] = {
+        "action_type": "launch_ad_creative",
+        "payload": {"format": "single_image"},
+        "spend": 0.0,
+        "content": {"headline": "Ship the integrations your customers ask for", "body": "See who is researching you."},
+    }
+    values.update(overrides)
+    return budget_change(**values)
+
+
+def handoff(to: str | None) -> ProposedAction:
+    return enrol(
+        action_type="handoff_to_agent",
+        channel="internal",
+        person_id=None,
+        payload={"account_name": "Acme"},
+        inverse={"action_type": "cancel_handoff"},
+        handoff_to=to,
+    )
+
+
+def contact(**overrides: Any) -> ContactFacts:
+    values: dict[str, Any] = {
+        "consent_status": "opted_in",
+        "has_unsubscribed": False,
+        "has_bounced": False,
+        "is_suppressed": False,
+        "seniority": "manager",
+        "job_title": "Marketing Operations Manager",
+        "timezone": "Europe/Berlin",
+    }
+    values.update(overrides)
+    return ContactFacts(**values)
+
+
+def context(**overrides: Any) -> ActionContext:
+    values: dict[str, Any] = {
+        "now": NOW,
+        "agent_state": AgentState(phase=3),
+        "contact": contact(),
+        "account": AccountFacts(account_id="acc_1", tier=2, industry="saas"),
+    }
+    values.update(overrides)
+    return ActionContext(**values)
+
+
+def rule(decision: PolicyDecision, rule_id: str):
+    matches = [result for result in decision.rules if result.rule_id == rule_id]
+    assert matches, f"{rule_id} not among {[result.rule_id for result in decision.rules]}"
+    return matches[0]
+
+
+def fired_ids(decision: PolicyDecision) -> list[str]:
+    return [result.rule_id for result in decision.fired]
+
+
+def usage(policies: PolicySet, scope: str, cap_id: str, period: str, spent: float, subject: str | None = None):
+    cap = next(cap for cap in policies.budgets.caps if cap.scope == scope and cap.id == cap_id)
+    return BudgetUsage(cap=cap, scope_id=subject or cap_id, period=period, spent=spent)
+
+
+# --- verdicts and the baseline ------------------------------------------------------------------------
+
+
+def test_verdicts_are_ordered_by_severity() -> None:
+    order = sorted(Verdict, key=SEVERITY.__getitem__)
+    assert order == [Verdict.ALLOWED, Verdict.NEEDS_APPROVAL, Verdict.DENIED, Verdict.ESCALATED]
+
+
+def test_a_contactable_person_in_scope_under_every_cap_is_allowed(registry, policies) -> None:
+    decision = decide(enrol(), context(), registry, policies)
+
+    assert decision.verdict is Verdict.ALLOWED
+    assert decision.fired == ()
+    assert decision.summary() == "all policy rules passed"
+    assert {"kill_switch", "scope.declared_actions", "suppression.list", "quiet_hours"} <= {
+        result.rule_id for result in decision.rules
+    }
+
+
+def test_the_policy_version_carries_the_file_hash(registry, policies, tmp_path: Path) -> None:
+    digest = hashlib.sha256((CONFIG_DIR / "policies.yaml").read_bytes()).hexdigest()
+
+    decision = decide(enrol(), context(), registry, policies)
+
+    assert policies.fingerprint == digest
+    assert decision.policy_version == policies.policy_version == f"v{policies.version}-{digest[:12]}"
+
+    shutil.copytree(CONFIG_DIR, tmp_path, dirs_exist_ok=True)
+    edited = tmp_path / "policies.yaml"
+    edited.write_text(edited.read_text() + "# a reviewed comment changes the text, so the version\n")
+    changed = decide(enrol(), context(), registry, load_policies(tmp_path))
+    assert changed.policy_version != decision.policy_version
+    assert changed.policy_version.startswith(f"v{policies.version}-")
+
+
+# --- kill switch and scope ------------------------------------------------------------------------------
+
+
+def test_a_paused_agent_is_denied_by_the_kill_switch_with_the_pause_reason(registry, policies) -> None:
+    state = AgentState(paused=True, pause_reason="paused by dana.reyes at 2026-11-25 09:00: bad copy")
+
+    decision = decide(enrol(), context(agent_state=state), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["kill_switch"]
+    assert "bad copy" in rule(decision, "kill_switch").reason
+
+
+def test_an_unregistered_agent_is_denied(registry, policies) -> None:
+    decision = decide(enrol(agent_id="rogue_agent"), context(), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert "rogue_agent" in rule(decision, "scope.registered_agent").reason
+
+
+def test_an_undeclared_channel_is_denied_naming_it(registry, policies) -> None:
+    decision = decide(enrol(channel="paid_ads"), context(), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["scope.declared_actions"]
+    assert "paid_ads" in rule(decision, "scope.declared_actions").reason
+
+
+def test_an_undeclared_action_type_is_denied_naming_it(registry, policies) -> None:
+    decision = decide(budget_change(100.0, agent_id="sdr_sequence_agent"), context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert "adjust_campaign_budget" in rule(decision, "scope.declared_actions").reason
+    assert "no budget scope" in rule(decision, "budget.scope").reason
+
+
+def test_a_handoff_to_a_declared_agent_is_allowed(registry, policies) -> None:
+    decision = decide(handoff("account_ads_agent"), context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.ALLOWED
+    assert "account_ads_agent" in rule(decision, "scope.handoff").reason
+
+
+@pytest.mark.parametrize("target", ["rogue_agent", "sdr_sequence_agent", None])
+def test_a_handoff_to_an_undeclared_agent_is_denied(registry, policies, target) -> None:
+    decision = decide(handoff(target), context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["scope.handoff"]
+    assert str(target) in rule(decision, "scope.handoff").reason
+
+
+# --- contact rules --------------------------------------------------------------------------------------
+
+
+def test_a_person_missing_from_the_profile_is_denied(registry, policies) -> None:
+    decision = decide(enrol(), context(contact=None, person_known=False), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert "not found" in rule(decision, "consent.contactable").reason
+
+
+def test_a_suppressed_person_is_denied(registry, policies) -> None:
+    decision = decide(enrol(), context(contact=contact(is_suppressed=True)), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["suppression.list"]
+    assert "suppression list" in rule(decision, "suppression.list").reason
+
+
+def test_no_lawful_basis_is_denied(registry, policies) -> None:
+    decision = decide(enrol(), context(contact=contact(consent_status="unknown")), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["consent.lawful_basis"]
+    assert "consent unknown" in rule(decision, "consent.lawful_basis").reason
+
+
+@pytest.mark.parametrize(
+    ("facts", "named"),
+    [
+        ({"consent_status": "opted_out"}, "consent opted_out"),
+        ({"has_unsubscribed": True}, "unsubscribed"),
+        ({"has_bounced": True}, "bounced"),
+        ({"consent_status": "opted_out", "has_bounced": True}, "consent opted_out, bounced"),
+    ],
+)
+def test_an_uncontactable_person_is_denied_naming_why(registry, policies, facts, named) -> None:
+    decision = decide(enrol(), context(contact=contact(**facts)), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["consent.contactable"]
+    assert named in rule(decision, "consent.contactable").reason
+
+
+def test_the_channel_frequency_cap_denies_at_the_cap_naming_the_count(registry, policies) -> None:
+    under = decide(enrol(), context(contact=contact(actions_on_channel=0)), registry, policies)
+    at_cap = decide(enrol(), context(contact=contact(actions_on_channel=1)), registry, policies)
+
+    assert under.verdict is Verdict.ALLOWED
+    assert at_cap.verdict is Verdict.DENIED
+    assert fired_ids(at_cap) == ["frequency_cap.sales_engagement"]
+    assert rule(at_cap, "frequency_cap.sales_engagement").reason == "1 of 1 sales_engagement actions used in 14 days"
+
+
+def test_the_cross_channel_cap_denies_at_the_cap_naming_the_count(registry, policies) -> None:
+    under = decide(enrol(), context(contact=contact(actions_across_channels=1)), registry, policies)
+    at_cap = decide(enrol(), context(contact=contact(actions_across_channels=2)), registry, policies)
+
+    assert under.verdict is Verdict.ALLOWED
+    assert at_cap.verdict is Verdict.DENIED
+    assert fired_ids(at_cap) == ["frequency_cap.cross_channel"]
+    assert rule(at_cap, "frequency_cap.cross_channel").reason == "2 of 2 actions across channels in 7 days"
+
+
+# --- quiet hours ----------------------------------------------------------------------------------------
+
+
+def test_quiet_hours_deny_22_00_in_the_contacts_own_zone(registry, policies) -> None:
+    # 21:00 UTC in November is 22:00 in Berlin (CET, UTC+1) but 16:00 in New York.
+    late = datetime(2026, 11, 25, 21, 0)
+    unscheduled = enrol(payload={"sequence_id": "evaluation-guide"})
+
+    berlin = decide(unscheduled, context(now=late), registry, policies)
+    new_york = decide(unscheduled, context(now=late, contact=contact(timezone="America/New_York")), registry, policies)
+
+    assert berlin.verdict is Verdict.DENIED
+    assert fired_ids(berlin) == ["quiet_hours"]
+    assert rule(berlin, "quiet_hours").reason == "would land at 22:00 contact time, inside quiet hours 20:00-08:00"
+    assert new_york.verdict is Verdict.ALLOWED
+    assert "16:00" in rule(new_york, "quiet_hours").reason
+
+
+def test_quiet_hours_follow_daylight_saving_time(registry, policies) -> None:
+    # 18:30 UTC in July is 20:30 in Berlin (CEST, UTC+2): quiet; in November (CET) it is 19:30: not quiet.
+    unscheduled = enrol(payload={"sequence_id": "evaluation-guide"})
+
+    summer = decide(unscheduled, context(now=datetime(2026, 7, 1, 18, 30)), registry, policies)
+    winter = decide(unscheduled, context(now=datetime(2026, 11, 25, 18, 30)), registry, policies)
+
+    assert summer.verdict is Verdict.DENIED
+    assert "20:00 contact time" in rule(summer, "quiet_hours").reason
+    assert winter.verdict is Verdict.ALLOWED
+    assert "19:00 contact time" in rule(winter, "quiet_hours").reason
+
+
+@pytest.mark.parametrize(
+    ("hour", "verdict"),
+    [(0, Verdict.DENIED), (7, Verdict.DENIED), (8, Verdict.ALLOWED), (19, Verdict.ALLOWED), (20, Verdict.DENIED)],
+)
+def test_a_quiet_window_that_wraps_midnight(registry, policies, hour, verdict) -> None:
+    decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": hour}), context(), registry, policies)
+
+    assert decision.verdict is verdict
+    assert f"scheduled for {hour:02d}:00 contact time" in rule(decision, "quiet_hours").reason
+
+
+@pytest.mark.parametrize(("hour", "verdict"), [(11, Verdict.ALLOWED), (12, Verdict.DENIED), (14, Verdict.ALLOWED)])
+def test_a_quiet_window_within_one_day(registry, policies, hour, verdict) -> None:
+    lunch = policies.model_copy(
+        update={"quiet_hours": QuietHours(start_hour=12, end_hour=14, channels=("sales_engagement",))}
+    )
+
+    decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": hour}), context(), registry, lunch)
+
+    assert decision.verdict is verdict
+    assert "12:00-14:00" in rule(decision, "quiet_hours").reason
+
+
+@pytest.mark.parametrize("timezone", [None, "", "Mars/Olympus_Mons"])
+def test_an_unknown_time_zone_cannot_keep_quiet_hours(registry, policies, timezone) -> None:
+    unscheduled = enrol(payload={"sequence_id": "evaluation-guide"})
+
+    decision = decide(unscheduled, context(contact=contact(timezone=timezone)), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert "time zone is unknown" in rule(decision, "quiet_hours").reason
+    assert local_hour(NOW, timezone) is None
+
+
+def test_quiet_hours_skip_channels_they_do_not_cover(registry, policies) -> None:
+    email_only = policies.model_copy(update={"quiet_hours": QuietHours(start_hour=0, end_hour=23, channels=("email",))})
+
+    decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": 3}), context(), registry, email_only)
+
+    assert decision.verdict is Verdict.ALLOWED
+    assert rule(decision, "quiet_hours").reason == "no quiet hours on this channel"
+
+
+# --- budgets --------------------------------------------------------------------------------------------
+
+
+def test_a_campaign_outside_the_agents_budget_scope_is_denied(registry, policies) -> None:
+    decision = decide(budget_change(100.0, campaign_id="cmp_brand_99"), context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["budget.scope"]
+    assert "cmp_brand_99" in rule(decision, "budget.scope").reason
+
+
+def test_a_change_above_the_agents_per_action_limit_is_denied(registry, policies) -> None:
+    at_limit = decide(budget_change(1500.0), context(contact=None), registry, policies)
+    over = decide(budget_change(1500.01), context(contact=None), registry, policies)
+
+    assert "budget.max_change" not in {result.rule_id for result in at_limit.rules}
+    assert over.verdict is Verdict.DENIED
+    assert rule(over, "budget.max_change").reason == "1,500.01 exceeds the agent's 1,500.00 per action"
+
+
+CAPS = [
+    ("campaign", "cmp_linkedin_01", "cmp_linkedin_01", "daily", 2500.0),
+    ("campaign", "cmp_linkedin_01", "cmp_linkedin_01", "monthly", 20000.0),
+    ("channel", "linkedin", "linkedin", "daily", 4000.0),
+    ("channel", "linkedin", "linkedin", "monthly", 30000.0),
+    ("account", "*", "acc_1", "daily", 1200.0),
+    ("account", "*", "acc_1", "monthly", 4000.0),
+]
+
+
+@pytest.mark.parametrize(("scope", "cap_id", "subject", "period", "limit"), CAPS)
+def test_a_budget_cap_allows_exactly_the_cap_and_denies_a_cent_over(
+    registry, policies, scope, cap_id, subject, period, limit
+) -> None:
+    rule_id = f"budget.{scope}.{period}"
+    exactly = context(contact=None, budget_usage=(usage(policies, scope, cap_id, period, limit - 500.0, subject),))
+    cent_over = context(contact=None, budget_usage=(usage(policies, scope, cap_id, period, limit - 499.99, subject),))
+
+    allowed = decide(budget_change(500.0), exactly, registry, policies)
+    denied = decide(budget_change(500.0), cent_over, registry, policies)
+
+    assert allowed.verdict is Verdict.ALLOWED
+    assert (
+        rule(allowed, rule_id).reason == f"{scope} {subject}: {limit:,.2f} of {limit:,.2f} {period} after this change"
+    )
+    assert denied.verdict is Verdict.DENIED
+    assert fired_ids(denied) == [rule_id]
+    assert f"{limit + 0.01:,.2f} of {limit:,.2f} {period}" in rule(denied, rule_id).reason
+
+
+def test_releasing_money_is_never_denied_by_a_cap(registry, policies) -> None:
+    over = context(contact=None, budget_usage=(usage(policies, "campaign", "cmp_linkedin_01", "daily", 9000.0),))
+
+    decision = decide(budget_change(-400.0), over, registry, policies)
+
+    assert rule(decision, "budget.campaign.daily").verdict is Verdict.ALLOWED
+
+
+def test_a_change_above_the_approval_threshold_needs_approval(registry, policies) -> None:
+    at_threshold = decide(budget_change(750.0), context(contact=None), registry, policies)
+    above = decide(budget_change(750.01), context(contact=None), registry, policies)
+
+    assert at_threshold.verdict is Verdict.ALLOWED
+    assert above.verdict is Verdict.NEEDS_APPROVAL
+    assert fired_ids(above) == ["budget.approval_threshold"]
+    assert rule(above, "budget.approval_threshold").reason == (
+        "a change of 750.01 is above the 750.00 approval threshold"
+    )
+
+
+def test_an_action_that_moves_no_money_has_no_budget_rules(registry, policies) -> None:
+    decision = decide(enrol(), context(), registry, policies)
+
+    assert not [result for result in decision.rules if result.rule_id.startswith("budget.")]
+
+
+# --- brand safety ---------------------------------------------------------------------------------------
+
+
+def copy_decision(registry, policies, body: str) -> PolicyDecision:
+    return decide(enrol(content={"subject": "A quick idea", "body": body}), context(), registry, policies)
+
+
+@pytest.mark.parametrize(
+    ("body", "rule_id", "named"),
+    [
+        ("Act NOW before the quarter ends.", "brand_safety.banned_phrase", "'act now'"),
+        ("Risk-free for 30 days.", "brand_safety.banned_phrase", "'risk-free'"),
+        ("The number one platform for RevOps.", "brand_safety.unapproved_claim", "'number one'"),
+        ("Rated No. 1 by analysts.", "brand_safety.unapproved_claim", "'No. 1'"),
+        ("The fastest in the market.", "brand_safety.unapproved_claim", "'fastest in the market'"),
+        ("Teams book 40% more meetings.", "brand_safety.unapproved_claim", "'40% more'"),
+        ("Pipeline is guaranteed.", "brand_safety.unapproved_claim", "'guaranteed'"),
+        ("Unlike HubSpot, we read intent.", "brand_safety.competitor", "'HubSpot'"),
+        ("Switching from 6sense takes a day.", "brand_safety.competitor", "'6sense'"),
+        ("Call me on +1 (415) 555-0134.", "brand_safety.personal_data", "'phone_number'"),
+        ("Write to jane.doe@acme-corp.com today.", "brand_safety.personal_data", "'email_address'"),
+    ],
+)
+def test_each_brand_safety_rule_denies_naming_what_it_found(registry, policies, body, rule_id, named) -> None:
+    decision = copy_decision(registry, policies, body)
+
+    assert decision.verdict is Verdict.DENIED
+    assert rule_id in fired_ids(decision)
+    assert named in rule(decision, rule_id).reason
+
+
+def test_a_hash_one_claim_is_caught(registry, policies) -> None:
+    decision = copy_decision(registry, policies, "We are the #1 intent platform.")
+
+    assert "brand_safety.unapproved_claim" in fired_ids(decision)
+
+
+def test_clean_copy_and_lookalike_words_pass_brand_safety(registry, policies) -> None:
+    decision = copy_decision(registry, policies, "Marketology tips for the best quarter yet, from our terminus team.")
+
+    # `Terminus` is a competitor, and matches whole words case-insensitively.
+    assert fired_ids(decision) == ["brand_safety.competitor"]
+    assert "'Terminus'" in rule(decision, "brand_safety.competitor").reason
+    clean = copy_decision(registry, policies, "Marketology tips for the best quarter yet.")
+    assert clean.verdict is Verdict.ALLOWED
+    assert {rule(clean, rule_id).reason for rule_id in ("brand_safety.banned_phrase", "brand_safety.competitor")} == {
+        "copy is clean"
+    }
+
+
+def test_net_new_creative_needs_approval(registry, policies) -> None:
+    decision = decide(creative(), context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.NEEDS_APPROVAL
+    assert {"brand_safety.new_creative", "approval.route", "rollout.checkpoint"} <= set(fired_ids(decision))
+
+
+def test_a_creative_with_a_competitor_is_denied_not_just_held(registry, policies) -> None:
+    action = creative(content={"headline": "Better than Demandbase", "body": "See who is researching you."})
+
+    decision = decide(action, context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert "'Demandbase'" in rule(decision, "brand_safety.competitor").reason
+
+
+# --- sensitive audiences and distress ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("industry", ["healthcare", "fintech"])
+def test_a_regulated_industry_needs_approval_naming_it(registry, policies, industry) -> None:
+    account = AccountFacts(account_id="acc_1", tier=3, industry=industry)
+
+    decision = decide(enrol(), context(account=account), registry, policies)
+
+    assert decision.verdict is Verdict.NEEDS_APPROVAL
+    assert fired_ids(decision) == ["sensitive.regulated_industry"]
+    assert f"({industry})" in rule(decision, "sensitive.regulated_industry").reason
+
+
+@pytest.mark.parametrize(
+    ("seniority", "title", "named"),
+    [
+        ("c_suite", "Chief Revenue Officer", "c_suite"),
+        ("vp", "Chair of the Board", "vp"),
+        (None, "Board Member", "board"),
+    ],
+)
+def test_first_outreach_to_a_senior_contact_at_a_tier_1_account_needs_approval(
+    registry, policies, seniority, title, named
+) -> None:
+    tier_1 = AccountFacts(account_id="acc_1", tier=1, industry="saas")
+    senior = contact(seniority=seniority, job_title=title)
+
+    first = decide(enrol(), context(account=tier_1, contact=senior), registry, policies)
+    again = decide(enrol(), context(account=tier_1, contact=replace(senior, prior_outreach=1)), registry, policies)
+    tier_2 = decide(enrol(), context(contact=senior), registry, policies)
+
+    assert first.verdict is Verdict.NEEDS_APPROVAL
+    assert fired_ids(first) == ["sensitive.senior_first_outreach"]
+    assert rule(first, "sensitive.senior_first_outreach").reason == (
+        f"first outreach to a {named} contact at a tier 1 account"
+    )
+    assert again.verdict is Verdict.ALLOWED
+    assert tier_2.verdict is Verdict.ALLOWED
+
+
+def test_a_board_word_inside_another_word_is_not_a_board_title(registry, policies) -> None:
+    tier_1 = AccountFacts(account_id="acc_1", tier=1, industry="saas")
+
+    decision = decide(
+        enrol(), context(account=tier_1, contact=contact(job_title="Keyboard Firmware Lead")), registry, policies
+    )
+
+    assert decision.verdict is Verdict.ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("facts", "named"),
+    [({"unsubscribe_events": 2}, "2 unsubscribe attempts"), ({"complaint_events": 1}, "1 spam complaints")],
+)
+def test_distress_escalates_naming_the_signal(registry, policies, facts, named) -> None:
+    decision = decide(enrol(), context(contact=contact(**facts)), registry, policies)
+
+    assert decision.verdict is Verdict.ESCALATED
+    assert fired_ids(decision) == ["distress.signals"]
+    assert named in rule(decision, "distress.signals").reason
+
+
+def test_one_unsubscribe_attempt_is_not_distress(registry, policies) -> None:
+    decision = decide(enrol(), context(contact=contact(unsubscribe_events=1)), registry, policies)
+
+    assert rule(decision, "distress.signals").verdict is Verdict.ALLOWED
+
+
+def test_distress_outranks_a_denial(registry, policies) -> None:
+    distressed = contact(unsubscribe_events=3, has_unsubscribed=True, is_suppressed=True)
+
+    decision = decide(enrol(), context(contact=distressed), registry, policies)
+
+    assert decision.verdict is Verdict.ESCALATED
+    assert set(fired_ids(decision)) == {"distress.signals", "suppression.list", "consent.contactable"}
+
+
+# --- rollout and approval -------------------------------------------------------------------------------
+
+
+def test_phase_1_sends_every_decision_to_review_counting_them(registry, policies) -> None:
+    decision = decide(enrol(), context(agent_state=AgentState(phase=1, reviewed_decisions=3)), registry, policies)
+
+    assert decision.verdict is Verdict.NEEDS_APPROVAL
+    assert fired_ids(decision) == ["rollout.phase_1"]
+    assert "decision 4 of the first 50" in rule(decision, "rollout.phase_1").reason
+
+
+def test_phase_2_holds_handoffs_but_not_enrolments(registry, policies) -> None:
+    phase_2 = AgentState(phase=2, reviewed_decisions=50)
+
+    held = decide(handoff("account_ads_agent"), context(contact=None, agent_state=phase_2), registry, policies)
+    enrolled = decide(enrol(), context(agent_state=phase_2), registry, policies)
+
+    assert held.verdict is Verdict.NEEDS_APPROVAL
+    assert fired_ids(held) == ["rollout.phase_2_handoff"]
+    assert "30 days" in rule(held, "rollout.phase_2_handoff").reason
+    assert enrolled.verdict is Verdict.ALLOWED
+
+
+def test_approval_turns_held_rules_into_allowed_naming_the_reviewer(registry, policies) -> None:
+    held = context(
+        agent_state=AgentState(phase=1),
+        account=AccountFacts(account_id="acc_1", tier=1, industry="healthcare"),
+        approved_by="sam.okafor",
+    )
+
+    decision = decide(enrol(), held, registry, policies)
+
+    assert decision.verdict is Verdict.ALLOWED
+    for rule_id in ("rollout.phase_1", "sensitive.regulated_industry"):
+        assert rule(decision, rule_id).reason.startswith("approved by sam.okafor (")
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"contact": contact(is_suppressed=True)},
+        {"contact": contact(actions_on_channel=1)},
+        {"agent_state": AgentState(paused=True, pause_reason="paused")},
+        {"contact": contact(unsubscribe_events=2)},
+    ],
+)
+def test_approval_never_overrides_a_denial_or_an_escalation(registry, policies, facts) -> None:
+    unapproved = decide(enrol(), context(**facts), registry, policies)
+    approved = decide(enrol(), context(approved_by="dana.reyes", **facts), registry, policies)
+
+    assert approved.verdict is unapproved.verdict
+    assert approved.verdict in (Verdict.DENIED, Verdict.ESCALATED)
+
+
+def test_approval_does_not_lift_a_budget_cap(registry, policies) -> None:
+    full = (usage(policies, "account", "*", "daily", 1000.0, "acc_1"),)
+
+    decision = decide(
+        budget_change(900.0),
+        context(contact=None, budget_usage=full, approved_by="priya.natarajan"),
+        registry,
+        policies,
+    )
+
+    assert decision.verdict is Verdict.DENIED
+    assert rule(decision, "budget.approval_threshold").verdict is Verdict.ALLOWED
+    assert rule(decision, "budget.account.daily").verdict is Verdict.DENIED
+
+
+# --- rollback -------------------------------------------------------------------------------------------
+
+
+def rollback_of(action_type: str, **overrides: Any) -> ProposedAction:
+    return enrol(action_type=action_type, rollback_of="a" * 32, trigger_key="rollback:" + "a" * 32, **overrides)
+
+
+def test_a_rollback_is_allowed_while_the_agent_is_paused(registry, policies) -> None:
+    paused = AgentState(paused=True, pause_reason="all agents are paused")
+
+    decision = decide(rollback_of("remove_from_sequence"), context(agent_state=paused), registry, policies)
+
+    assert decision.verdict is Verdict.ALLOWED
+    assert "while the agent is paused" in rule(decision, "kill_switch").reason
+    assert "undoes" in rule(decision, "scope.rollback").reason
+
+
+def test_a_rollback_skips_contact_and_budget_rules(registry, policies) -> None:
+    gone = contact(is_suppressed=True, has_unsubscribed=True, unsubscribe_events=4)
+
+    undo_enrolment = decide(rollback_of("remove_from_sequence"), context(contact=gone), registry, policies)
+    undo_budget = decide(
+        budget_change(-1400.0, action_type="revert_campaign_budget", rollback_of="b" * 32),
+        context(contact=None, budget_usage=(usage(policies, "campaign", "cmp_linkedin_01", "daily", 1e6),)),
+        registry,
+        policies,
+    )
+
+    assert undo_enrolment.verdict is Verdict.ALLOWED
+    assert undo_budget.verdict is Verdict.ALLOWED
+    assert [result.rule_id for result in undo_enrolment.rules] == ["kill_switch", "scope.rollback"]
+
+
+@pytest.mark.parametrize("action_type", ["enrol_in_sequence", "revert_campaign_budget", "delete_contact"])
+def test_a_rollback_is_scoped_to_the_agents_declared_inverses(registry, policies, action_type) -> None:
+    decision = decide(rollback_of(action_type), context(), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["scope.rollback"]
+    assert action_type in rule(decision, "scope.rollback").reason
