@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from dagster_project.settings import (
     REPO_ROOT,
     apply_environment_defaults,
 )
+from tests.scenario import write_scenario
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,34 @@ def definitions() -> dg.Definitions:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+BUILD_JOB = "surgewise_build_job"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    env: SurgewiseEnv
+    instance: dg.DagsterInstance
+    check_metadata: dict[str, dict]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory, definitions: dg.Definitions) -> Iterator[Scenario]:
+    """The hand-built market, loaded and built once for the module."""
+    with (
+        surgewise_environment(tmp_path_factory.mktemp("scenario") / "data") as env,
+        dg.instance_for_test() as instance,
+    ):
+        write_scenario(env.landing_dir)
+        result = definitions.resolve_job_def(BUILD_JOB).execute_in_process(instance=instance)
+        assert result.success
+        yield Scenario(env, instance, {e.check_name: e.metadata for e in result.get_asset_check_evaluations()})
+
+
+@pytest.fixture
+def scenario_copy(scenario: Scenario, tmp_path: Path) -> Iterator[SurgewiseEnv]:
+    """A private copy of the built scenario for tests that change data or act on it."""
+    shutil.copytree(scenario.env.data_dir, tmp_path / "data")
+    with surgewise_environment(tmp_path / "data") as env:
+        yield env

@@ -9,6 +9,7 @@ import duckdb
 from typer.testing import CliRunner
 
 from agents.config import load_surge_rules
+from agents.governance import audit
 from dagster_project.cli import app
 from dagster_project.evaluation import evaluate_surge_rules, load_buying_windows
 from dagster_project.main_run import run_main_job
@@ -55,7 +56,10 @@ def test_the_main_job_runs_end_to_end_and_is_idempotent(
     assert first.agent_runs_started == len(first.surges) and first.agent_runs_failed == 0
     assert first.actions_proposed >= 3 * len(first.surges)
     assert first.actions_by_verdict.get("allowed", 0) >= 1
-    assert first.audit_rows == 2 * first.actions_proposed
+    assert sum(first.actions_by_outcome.values()) == first.actions_proposed, "one decision per proposal"
+    assert {row.agent.id for row in first.agents} == {"sdr_sequence_agent", "account_ads_agent"}
+    with duckdb.connect(str(surgewise_env.duckdb_path), read_only=True) as connection:
+        assert audit.verify_chain(connection).ok
 
     result = CliRunner().invoke(app, ["evaluate"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

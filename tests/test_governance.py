@@ -139,9 +139,7 @@ def test_an_unparseable_brand_safety_regex_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unparseable_personal_data_regex_is_refused(tmp_path: Path) -> None:
-    policies_file = _edited(
-        tmp_path, "policies.yaml", "    phone_number: '(?<![", "    phone_number: '[0-9' #'(?<!["
-    )
+    policies_file = _edited(tmp_path, "policies.yaml", "    phone_number: '(?<![", "    phone_number: '[0-9' #'(?<![")
 
     message = _refused(load_policies, policies_file)
 

@@ -223,7 +223,10 @@ def test_the_champion_stays_unless_a_challenger_beats_it(market: Market, tmp_pat
 
 def test_agents_copy_scores_from_the_champion_into_their_reasoning(market: Market) -> None:
     versions = {market.registry.champion_version(intent_model_name(level)) for level in (ACCOUNT_LEVEL, PERSON_LEVEL)}
-    proposals = market.query("select reasoning, inputs from audit.audit_log where event = 'action_proposed'")
+    proposals = market.query(
+        "select reasoning, inputs from audit.audit_log "
+        "where event = 'action_proposed' and action_type = 'enrol_in_sequence'"
+    )
     assert proposals
     for reasoning, inputs in proposals:
         payload = json.loads(inputs)

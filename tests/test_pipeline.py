@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
 from agents.governance import audit
-from tests.conftest import SurgewiseEnv, surgewise_environment
-from tests.scenario import write_csv, write_scenario
+from tests.conftest import BUILD_JOB, Scenario, SurgewiseEnv
+from tests.scenario import write_csv
 
-BUILD_JOB = "surgewise_build_job"
 AGENT_JOB = "account_surge_agent_job"
 SURGE_RUN_KEY = "account_intent_surge:acc_surge:2026-10-05"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    env: SurgewiseEnv
-    instance: dg.DagsterInstance
-    check_metadata: dict[str, dict]
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory, definitions: dg.Definitions) -> Iterator[Scenario]:
-    """The hand-built market, loaded and built once for the module."""
-    with (
-        surgewise_environment(tmp_path_factory.mktemp("scenario") / "data") as env,
-        dg.instance_for_test() as instance,
-    ):
-        write_scenario(env.landing_dir)
-        result = definitions.resolve_job_def(BUILD_JOB).execute_in_process(instance=instance)
-        assert result.success
-        yield Scenario(env, instance, {e.check_name: e.metadata for e in result.get_asset_check_evaluations()})
-
-
-@pytest.fixture
-def scenario_copy(scenario: Scenario, tmp_path: Path) -> Iterator[SurgewiseEnv]:
-    """A private copy of the built scenario for tests that change data or act on it."""
-    shutil.copytree(scenario.env.data_dir, tmp_path / "data")
-    with surgewise_environment(tmp_path / "data") as env:
-        yield env
 
 
 def _query(env: SurgewiseEnv, sql: str, params: list | None = None) -> list[tuple]:
@@ -172,11 +138,24 @@ def test_running_the_same_surge_twice_sends_nothing_twice(
     _run_agent(definitions, request)
 
     assert _query(scenario_copy, "select count(*) from channel_sandbox.sequence_enrolments") == [(2,)]
+    assert _query(scenario_copy, "select count(*) from channel_sandbox.agent_handoffs") == [(1,)]
     outcomes = _query(
         scenario_copy,
-        "select outcome, count(*) from audit.audit_log where event = 'action_decided' group by 1 order by 1",
+        "select action_type, outcome, count(*) from audit.audit_log where event = 'action_decided' "
+        "group by all order by all",
     )
-    assert outcomes == [("already_executed", 2), ("denied", 2), ("executed", 2)]
+    # The first run enrols two people, denies the opted-out one and hands the account to the ads agent, whose
+    # first decisions (phase 1) wait for a reviewer; the second run decides nothing again and wakes no one.
+    assert outcomes == [
+        ("adjust_campaign_budget", "pending_approval", 1),
+        ("enrol_in_sequence", "already_denied", 1),
+        ("enrol_in_sequence", "already_executed", 2),
+        ("enrol_in_sequence", "denied", 1),
+        ("enrol_in_sequence", "executed", 2),
+        ("handoff_to_agent", "already_executed", 1),
+        ("handoff_to_agent", "executed", 1),
+        ("launch_ad_creative", "pending_approval", 1),
+    ]
 
 
 def test_a_failed_data_check_stops_the_agent_and_says_why(
