@@ -79,3 +79,18 @@ def test_training_runs_from_its_sensor_and_the_build_only_scores(definitions: dg
     assert {"intent_scores", "aql_leads", "send_time_recommendations"} <= build
     assert not {"intent_model", "send_time_model"} & build
     assert {"intent_model", "send_time_model", "intent_scores", "aql_leads"} <= training
+
+
+def test_governance_is_visible_and_operable_from_the_ui(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    governance = dg.AssetKey("agent_governance")
+    assert graph.get(governance).group_name == "governance"
+    assert {dg.AssetKey("sdr_sequence_enrolments"), dg.AssetKey("approved_action_executions")} <= set(
+        graph.get(governance).parent_keys
+    )
+    assert dg.AssetCheckKey(governance, "audit_chain_intact") in graph.asset_check_keys
+    approvals = definitions.resolve_sensor_def("approved_actions")
+    assert approvals.job_name == "approved_actions_job"
+    assert approvals.default_status is dg.DefaultSensorStatus.RUNNING
+    decision_job = definitions.resolve_job_def("governance_decision_job")
+    assert {node.name for node in decision_job.graph.node_defs} == {"apply_governance_decision"}
