@@ -1,6 +1,6 @@
 """Benchmark: training, scoring and explaining the models, on markets of one or more sizes.
 
-Run on demand (`.venv/bin/python bench/models.py --accounts 200 600`); each size is built once with
+Run on demand (`.venv/bin/python bench/model_training.py --accounts 200 600`); each size is built once with
 `surgewise run` in a scratch directory, then every model step is timed in-process on that warehouse.
 Writes bench/results/models.json and bench/results/models.md. Never run by the test suite.
 """
