@@ -185,7 +185,9 @@ class Governor:
                 self._escalate_distress(action, agent, decision, now)
             return ActionRecord(action, decision, status.value)
 
-    def _execute(self, action: ProposedAction, decision: PolicyDecision, now: datetime) -> str:
+    def _execute(
+        self, action: ProposedAction, decision: PolicyDecision, now: datetime, reviewer: str | None = None
+    ) -> str:
         """Inside the caller's transaction: write the channel, book the money, record the outcome."""
         adapter = self._adapter(action)
         before = adapter.state(action.action_id)
@@ -364,7 +366,7 @@ class Governor:
         with self._transaction(action):
             decision = self.decide(action, now, approved_by=stored.reviewed_by)
             if decision.verdict is Verdict.ALLOWED:
-                return ActionRecord(action, decision, self._execute(action, decision, now))
+                return ActionRecord(action, decision, self._execute(action, decision, now, stored.reviewed_by))
             status = STATUS_BY_VERDICT[decision.verdict]
             status = ActionStatus.DENIED if status is ActionStatus.PENDING_APPROVAL else status
             update_action(

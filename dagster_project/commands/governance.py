@@ -410,6 +410,46 @@ def reject(action_id: ActionKey, reviewer: ReviewerOption, comment: Comment) -> 
     )
 
 
+@approvals_app.command("execute")
+def execute_approved() -> None:
+    """Do now what the approved_actions sensor does on its next tick: evaluate it and run its job in-process
+    (approved actions execute after every rule is re-checked; overdue requests expire)."""
+    from dagster_project.commands import dagster_instance
+    from dagster_project.definitions import defs
+    from dagster_project.main_run import run_approved_actions
+
+    console = make_console()
+    if warehouse_path(console) is None:
+        raise typer.Exit(code=1)
+    with dagster_instance() as instance:
+        run_ids = run_approved_actions(defs(), instance)
+    if not run_ids:
+        console.print("Nothing approved or overdue: the approved_actions sensor had nothing to run.")
+        return
+    with _warehouse(console, read_only=True) as connection:
+        outcomes = connection.execute(
+            f"select event, outcome, count(*) from {AUDIT_TABLE} where list_contains(?, run_id) group by all "
+            "order by all",
+            [run_ids],
+        ).fetchall()
+    console.print(f"approved_actions_job run {', '.join(run_id[:8] for run_id in run_ids)}:", highlight=False)
+    for event, outcome, count in outcomes:
+        console.print(f"  {count} {event} → {outcome}", highlight=False)
+
+
+@approvals_app.command("resolve")
+def resolve_escalation(
+    escalation_id: Annotated[int, typer.Argument(help="The escalation's id (see `approvals list`).")],
+    by: By,
+    comment: Comment,
+) -> None:
+    """Close an escalation with what you did about it (the owner's answer goes to the audit log)."""
+    console = make_console()
+    with _governor(console, "resolve") as governor:
+        governor.resolve_escalation(escalation_id, by=by, resolution=comment, now=_now())
+    console.print(f"[green]Resolved[/green] escalation {escalation_id} by {by}: {escape(comment)}", highlight=False)
+
+
 # --- surgewise actions --------------------------------------------------------------------------------
 
 
