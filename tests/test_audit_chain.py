@@ -412,16 +412,6 @@ def test_forgetting_a_subject_unlinks_their_entries_and_keeps_the_chain(connecti
     assert not audit.forget_subject(connection, JANE)
 
 
-def test_frequency_caps_and_idempotency_still_read_the_log(connection: duckdb.DuckDBPyConnection) -> None:
-    since = START - timedelta(days=1)
-
-    assert audit.executed_actions_since(connection, JANE, "sales_engagement", since) == 1
-    assert audit.executed_actions_since(connection, OMAR, "sales_engagement", since) == 0
-    assert audit.executed_actions_since(connection, "per_never_audited", "sales_engagement", since) == 0
-    assert audit.was_executed(connection, enrolment(JANE).action_id)
-    assert not audit.was_executed(connection, enrolment(OMAR).action_id)
-
-
 def test_a_log_from_before_the_chain_is_chained_without_clear_ids(tmp_path: Path) -> None:
     with duckdb.connect(str(tmp_path / "old.duckdb")) as connection:
         connection.execute("create schema audit")

@@ -449,30 +449,6 @@ def entries_for_person(connection: duckdb.DuckDBPyConnection, person_id: str) ->
     )
 
 
-def executed_actions_since(connection: duckdb.DuckDBPyConnection, person_id: str, channel: str, since: datetime) -> int:
-    """How many actions on a channel were executed for a person since a time (for frequency caps)."""
-    reference = subject_ref(connection, person_id)
-    if reference is None:
-        return 0
-    row = connection.execute(
-        f"""
-        select count(*) from {AUDIT_TABLE}
-        where event = ? and outcome = 'executed' and subject_ref = ? and channel = ? and recorded_at >= ?
-        """,
-        [AuditEvent.DECIDED, reference, channel, since],
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def was_executed(connection: duckdb.DuckDBPyConnection, action_id: str) -> bool:
-    """Whether an action already reached its channel, so a retry or re-run never sends it twice."""
-    row = connection.execute(
-        f"select 1 from {AUDIT_TABLE} where event = ? and action_id = ? and outcome = 'executed' limit 1",
-        [AuditEvent.DECIDED, action_id],
-    ).fetchone()
-    return row is not None
-
-
 # --------------------------------------------------------------------------------------------------
 # Verifying and exporting
 

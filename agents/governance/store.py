@@ -47,7 +47,6 @@ class ActionStatus(StrEnum):
     ESCALATED = "escalated"
     EXECUTED = "executed"
     ROLLED_BACK = "rolled_back"
-    FAILED = "failed"
 
 
 TOUCHED = (ActionStatus.EXECUTED.value, ActionStatus.ROLLED_BACK.value)
