@@ -67,15 +67,7 @@ class SandboxSalesEngagementAdapter:
 
     def execute(self, action: ProposedAction, now: datetime) -> ExecutionOutcome:
         if action.action_type == "remove_from_sequence":
-            return _updated(
-                self._connection.execute(
-                    f"""
-                    update {ENROLMENTS_TABLE} set status = 'removed', removed_at = ?
-                    where idempotency_key = ? and status = 'active' returning idempotency_key
-                    """,
-                    [now, action.rollback_of],
-                ).fetchall()
-            )
+            return _updated(_undo(self._connection, ENROLMENTS_TABLE, action, "active", "removed", now))
         _check(self, action)
         return _updated(
             self._connection.execute(
@@ -144,26 +136,14 @@ class SandboxAdsAdapter:
 
     def execute(self, action: ProposedAction, now: datetime) -> ExecutionOutcome:
         if action.action_type == "revert_campaign_budget":
-            reverted = self._connection.execute(
-                f"""
-                update {BUDGET_CHANGES_TABLE} set status = 'reverted', reverted_at = ?
-                where idempotency_key = ? and status = 'active' returning campaign_id, daily_amount
-                """,
-                [now, action.rollback_of],
-            ).fetchall()
+            reverted = _undo(
+                self._connection, BUDGET_CHANGES_TABLE, action, "active", "reverted", now, "campaign_id, daily_amount"
+            )
             for campaign_id, amount in reverted:
                 self._move_budget(campaign_id, -amount, now)
             return _updated(reverted)
         if action.action_type == "pause_ad_creative":
-            return _updated(
-                self._connection.execute(
-                    f"""
-                    update {CREATIVES_TABLE} set status = 'paused', paused_at = ?
-                    where idempotency_key = ? and status = 'live' returning idempotency_key
-                    """,
-                    [now, action.rollback_of],
-                ).fetchall()
-            )
+            return _updated(_undo(self._connection, CREATIVES_TABLE, action, "live", "paused", now))
         _check(self, action)
         if action.action_type == "adjust_campaign_budget":
             inserted = self._connection.execute(
@@ -265,15 +245,7 @@ class InternalHandoffAdapter:
 
     def execute(self, action: ProposedAction, now: datetime) -> ExecutionOutcome:
         if action.action_type == "cancel_handoff":
-            return _updated(
-                self._connection.execute(
-                    f"""
-                    update {HANDOFFS_TABLE} set status = 'cancelled', cancelled_at = ?
-                    where idempotency_key = ? and status = 'active' returning idempotency_key
-                    """,
-                    [now, action.rollback_of],
-                ).fetchall()
-            )
+            return _updated(_undo(self._connection, HANDOFFS_TABLE, action, "active", "cancelled", now))
         _check(self, action)
         return _updated(
             self._connection.execute(
@@ -305,6 +277,26 @@ def sandbox_adapters(connection: duckdb.DuckDBPyConnection) -> dict[str, Channel
 def _check(adapter: ChannelAdapter, action: ProposedAction) -> None:
     if action.channel != adapter.channel or action.action_type not in adapter.action_types:
         raise ValueError(f"{type(adapter).__name__} cannot {action.action_type} on {action.channel}")
+
+
+def _undo(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    inverse: ProposedAction,
+    live_status: str,
+    undone_status: str,
+    now: datetime,
+    returning: str = "idempotency_key",
+) -> list[tuple[Any, ...]]:
+    """End the effect of the action an inverse undoes: its row leaves its live status and records when
+    (`<status>_at`). Undoing twice changes nothing the second time."""
+    return connection.execute(
+        f"""
+        update {table} set status = ?, {undone_status}_at = ?
+        where idempotency_key = ? and status = ? returning {returning}
+        """,
+        [undone_status, now, inverse.rollback_of, live_status],
+    ).fetchall()
 
 
 def _updated(rows: list[tuple[Any, ...]]) -> ExecutionOutcome:

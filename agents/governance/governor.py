@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 
@@ -260,8 +261,14 @@ class Governor:
             if breaches:
                 reason = "anomaly: " + "; ".join(finding.reason for finding in breaches)
                 self.pause(agent_id, by=ANOMALY_DETECTOR, reason=reason, now=now, escalate_to=agent.owner)
-                self._audit_agent(
-                    audit.AuditEvent.ANOMALY, agent_id, now, reason, {"findings": [f.__dict__ for f in breaches]}
+                self._audit(
+                    audit.AuditEvent.ANOMALY,
+                    None,
+                    now,
+                    agent_id=agent_id,
+                    reasoning=reason,
+                    inputs={"findings": [f.__dict__ for f in breaches]},
+                    outcome=audit.AuditEvent.ANOMALY,
                 )
             findings += breaches
         return findings
@@ -409,7 +416,16 @@ class Governor:
                         action_id=None,
                         now=now,
                     )
-                self._audit_agent(audit.AuditEvent.AGENT_PAUSED, agent_id, now, reason, {"by": by}, reviewer=by)
+                self._audit(
+                    audit.AuditEvent.AGENT_PAUSED,
+                    None,
+                    now,
+                    agent_id=agent_id,
+                    reasoning=reason,
+                    inputs={"by": by},
+                    outcome=audit.AuditEvent.AGENT_PAUSED,
+                    reviewer=by,
+                )
 
         retry_on_conflict(attempt)
 
@@ -420,7 +436,16 @@ class Governor:
         def attempt() -> None:
             with self._switching(agent_id):
                 set_pause(self.connection, agent_id, paused=False, reason=reason, by=by, now=now)
-                self._audit_agent(audit.AuditEvent.AGENT_RESUMED, agent_id, now, reason, {"by": by}, reviewer=by)
+                self._audit(
+                    audit.AuditEvent.AGENT_RESUMED,
+                    None,
+                    now,
+                    agent_id=agent_id,
+                    reasoning=reason,
+                    inputs={"by": by},
+                    outcome=audit.AuditEvent.AGENT_RESUMED,
+                    reviewer=by,
+                )
 
         retry_on_conflict(attempt)
 
@@ -450,20 +475,16 @@ class Governor:
             if row is None:
                 raise GovernanceError(f"no open escalation {escalation_id}")
             agent_id, action_id, reason = row
-            audit.append(
-                self.connection,
-                audit.AuditEntry(
-                    recorded_at=now,
-                    run_id=self.run_id,
-                    agent_id=agent_id,
-                    event=audit.AuditEvent.ESCALATION_RESOLVED,
-                    reasoning=f"{resolution} (escalated: {reason})",
-                    inputs={"escalation_id": escalation_id, "action_id": action_id},
-                    outcome="resolved",
-                    reviewer=by,
-                    related_action_id=action_id,
-                    policy_version=self.policies.policy_version,
-                ),
+            self._audit(
+                audit.AuditEvent.ESCALATION_RESOLVED,
+                None,
+                now,
+                agent_id=agent_id,
+                reasoning=f"{resolution} (escalated: {reason})",
+                inputs={"escalation_id": escalation_id, "action_id": action_id},
+                outcome="resolved",
+                reviewer=by,
+                related_action_id=action_id,
             )
 
     def _require_human(self, who: str) -> None:
@@ -591,47 +612,33 @@ class Governor:
     def _audit(
         self,
         event: str,
-        action: ProposedAction,
+        action: ProposedAction | None,
         now: datetime,
         *,
+        agent_id: str | None = None,
+        inputs: dict[str, Any] | None = None,
         decision: PolicyDecision | None = None,
         outcome: str | None = None,
         reasoning: str | None = None,
         reviewer: str | None = None,
         related_action_id: str | None = None,
     ) -> None:
+        """One audit entry about an action, or (with agent_id and no action) about the agent itself."""
         audit.append(
             self.connection,
             audit.AuditEntry(
                 recorded_at=now,
                 run_id=self.run_id,
-                agent_id=action.agent_id,
+                agent_id=agent_id or (action.agent_id if action else ""),
                 event=event,
                 action=action,
                 reasoning=reasoning,
+                inputs=inputs,
                 decision=decision,
                 outcome=outcome,
                 reviewer=reviewer,
-                related_action_id=related_action_id or action.rollback_of,
+                related_action_id=related_action_id or (action.rollback_of if action else None),
                 policy_version=decision.policy_version if decision else self.policies.policy_version,
-            ),
-        )
-
-    def _audit_agent(
-        self, event: str, agent_id: str, now: datetime, reasoning: str, inputs: dict, reviewer: str | None = None
-    ) -> None:
-        audit.append(
-            self.connection,
-            audit.AuditEntry(
-                recorded_at=now,
-                run_id=self.run_id,
-                agent_id=agent_id,
-                event=event,
-                reasoning=reasoning,
-                inputs=inputs,
-                outcome=event,
-                reviewer=reviewer,
-                policy_version=self.policies.policy_version,
             ),
         )
 
