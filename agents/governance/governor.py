@@ -400,13 +400,23 @@ class Governor:
 
     def pause(self, agent_id: str, *, by: str, reason: str, now: datetime, escalate_to: str | None = None) -> None:
         """Pause one agent (or every agent with `*`): it proposes nothing and nothing of it executes."""
+        self._switch(agent_id, paused=True, by=by, reason=reason, now=now, escalate_to=escalate_to)
+
+    def resume(self, agent_id: str, *, by: str, reason: str, now: datetime) -> None:
+        """Let a paused agent act again; only a listed human may, never the anomaly detector."""
+        self._switch(agent_id, paused=False, by=by, reason=reason, now=now)
+
+    def _switch(
+        self, agent_id: str, *, paused: bool, by: str, reason: str, now: datetime, escalate_to: str | None = None
+    ) -> None:
         self._require_agent(agent_id)
-        if by != ANOMALY_DETECTOR:
+        if not (paused and by == ANOMALY_DETECTOR):
             self._require_human(by)
+        event = audit.AuditEvent.AGENT_PAUSED if paused else audit.AuditEvent.AGENT_RESUMED
 
         def attempt() -> None:
             with self._switching(agent_id):
-                set_pause(self.connection, agent_id, paused=True, reason=reason, by=by, now=now)
+                set_pause(self.connection, agent_id, paused=paused, reason=reason, by=by, now=now)
                 if escalate_to:
                     open_escalation(
                         self.connection,
@@ -417,34 +427,7 @@ class Governor:
                         now=now,
                     )
                 self._audit(
-                    audit.AuditEvent.AGENT_PAUSED,
-                    None,
-                    now,
-                    agent_id=agent_id,
-                    reasoning=reason,
-                    inputs={"by": by},
-                    outcome=audit.AuditEvent.AGENT_PAUSED,
-                    reviewer=by,
-                )
-
-        retry_on_conflict(attempt)
-
-    def resume(self, agent_id: str, *, by: str, reason: str, now: datetime) -> None:
-        self._require_agent(agent_id)
-        self._require_human(by)
-
-        def attempt() -> None:
-            with self._switching(agent_id):
-                set_pause(self.connection, agent_id, paused=False, reason=reason, by=by, now=now)
-                self._audit(
-                    audit.AuditEvent.AGENT_RESUMED,
-                    None,
-                    now,
-                    agent_id=agent_id,
-                    reasoning=reason,
-                    inputs={"by": by},
-                    outcome=audit.AuditEvent.AGENT_RESUMED,
-                    reviewer=by,
+                    event, None, now, agent_id=agent_id, reasoning=reason, inputs={"by": by}, outcome=event, reviewer=by
                 )
 
         retry_on_conflict(attempt)
