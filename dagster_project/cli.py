@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dagster_project.commands.audit import audit_app
-from dagster_project.commands.governance import actions_app, agents_app, approvals_app, explain_action
+from dagster_project.commands.governance import actions_app, agents_app, approvals_app, contacts_app, explain_action
 from dagster_project.commands.privacy import explain_app, forget
 from dagster_project.commands.quarantine import quarantine_app
 from dagster_project.settings import (
@@ -45,6 +45,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(actions_app, name="actions")
+app.add_typer(contacts_app, name="contacts")
 explain_app.command("action")(explain_action)
 console = Console()
 

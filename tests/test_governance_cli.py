@@ -296,3 +296,22 @@ def test_explain_action_tells_what_and_why_and_refuses_an_unknown_id(env: Surgew
     unknown = _cli("explain", "action", "no-such-action")
     assert unknown.exit_code == 1
     assert "Unknown action" in unknown.output
+
+
+def test_a_do_not_contact_request_stops_proposals_and_approved_actions(env: SurgewiseEnv) -> None:
+    refused = _cli("contacts", "do-not-contact", "A@Example.com", "--by", SDR, "--reason", "asked by phone")
+    assert refused.exit_code == 1 and "only a listed human" in refused.output
+    done = _cli("contacts", "do-not-contact", " A@Example.com ", "--by", "sam.okafor", "--reason", "asked by phone")
+    assert done.exit_code == 0, done.output
+    assert "added to the suppression list" in done.output
+
+    (after,) = _submit(env, [_enrolment("p1", trigger="surge:later")])
+    assert after.outcome == "denied"
+    assert "suppression.list" in {rule.rule_id for rule in after.decision.fired}
+    ((reason, entries),) = _query(
+        env,
+        "select (select reason from governance.suppression_list), "
+        "(select count(*) from audit.audit_log where event = 'do_not_contact' and reviewer = 'sam.okafor' "
+        "and reasoning = 'asked by phone' and cast(inputs as varchar) not like '%example.com%')",
+    )
+    assert reason == "do_not_contact: asked by phone" and entries == 1

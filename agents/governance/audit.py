@@ -57,6 +57,7 @@ class AuditEvent:
     ESCALATED = "escalated"
     ANOMALY = "anomaly_detected"
     ESCALATION_RESOLVED = "escalation_resolved"
+    DO_NOT_CONTACT = "do_not_contact"
     PERSON_FORGOTTEN = "person_forgotten"
 
 

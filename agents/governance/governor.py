@@ -22,6 +22,7 @@ import duckdb
 from agents.actions import ProposedAction
 from agents.adapters.sandbox import ChannelAdapter, ExecutionOutcome, sandbox_adapters
 from agents.config import AgentDefinition, AgentRegistry, PolicySet
+from agents.context import email_fingerprint
 from agents.governance import audit
 from agents.governance.anomaly import AnomalyFinding, RunBehaviour, detect_anomalies
 from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
@@ -45,6 +46,7 @@ from agents.governance.store import (
     open_escalation,
     record_action,
     set_pause,
+    suppress_email,
     suppress_person,
     update_action,
 )
@@ -440,6 +442,28 @@ class Governor:
         with transaction(self.connection):
             lock_resources(self.connection, [f"agent:{agent}" for agent in agents])
             yield
+
+    def mark_do_not_contact(self, email: str, *, by: str, reason: str, now: datetime) -> bool:
+        """A human's do-not-contact request: the address goes on the suppression list, which every rule check
+        reads, at proposal and again at execution. The audit entry names the address only by its fingerprint."""
+        self._require_human(by)
+
+        def attempt() -> bool:
+            with self._transaction(None):
+                added = suppress_email(self.connection, email, f"do_not_contact: {reason}", now) > 0
+                self._audit(
+                    audit.AuditEvent.DO_NOT_CONTACT,
+                    None,
+                    now,
+                    agent_id=GLOBAL_CONTROL,
+                    reasoning=reason,
+                    inputs={"email_sha256": email_fingerprint(email), "newly_added": added},
+                    outcome="suppressed",
+                    reviewer=by,
+                )
+                return added
+
+        return retry_on_conflict(attempt)
 
     def _require_agent(self, agent_id: str) -> None:
         if agent_id != GLOBAL_CONTROL and self.registry.get(agent_id) is None:

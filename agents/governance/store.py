@@ -521,11 +521,14 @@ def suppress_person(connection: duckdb.DuckDBPyConnection, person_id: str, reaso
     emails = connection.execute(
         "select email from marts.dim_person where person_id = ? and email is not null", [person_id]
     ).fetchall()
-    added = 0
-    for (email,) in emails:
-        inserted = connection.execute(
+    return sum(suppress_email(connection, email, reason, now) for (email,) in emails)
+
+
+def suppress_email(connection: duckdb.DuckDBPyConnection, email: str, reason: str, now: datetime) -> int:
+    """Put one address on the suppression list by its fingerprint; 1 if it was not there yet, else 0."""
+    return len(
+        connection.execute(
             f"insert into {SUPPRESSION_TABLE} values (?, ?, ?) on conflict (email_sha256) do nothing returning 1",
             [email_fingerprint(email), reason, now],
         ).fetchall()
-        added += len(inserted)
-    return added
+    )

@@ -45,6 +45,7 @@ agents_app = typer.Typer(
 )
 approvals_app = typer.Typer(help="Actions waiting for a human: list, approve, reject.", no_args_is_help=True)
 actions_app = typer.Typer(help="What the agents did: list actions and roll them back.", no_args_is_help=True)
+contacts_app = typer.Typer(help="People no agent may contact.", no_args_is_help=True)
 
 REVIEWER_ENV = "SURGEWISE_REVIEWER"
 SHORT_ID = 12
@@ -720,3 +721,24 @@ def _audit_table(action_id: str, entries: list[dict[str, Any]]) -> Table:
     if not entries:
         table.add_row("—", "—", "no audit entry names this action", "—", "—", "—")
     return table
+
+
+# --- surgewise contacts -------------------------------------------------------------------------------
+
+
+@contacts_app.command("do-not-contact")
+def do_not_contact(
+    email: Annotated[str, typer.Argument(help="The person's e-mail address.", show_default=False)],
+    by: By,
+    reason: Reason,
+) -> None:
+    """Record a do-not-contact request: no agent proposal or execution reaches this address from now on."""
+    console = make_console()
+    with _governor(console, "do-not-contact") as governor:
+        added = governor.mark_do_not_contact(email, by=by, reason=reason, now=_now())
+    state = "added to" if added else "already on"
+    console.print(
+        f"{escape(email)} {state} the suppression list (kept as a fingerprint) by {by}: {escape(reason)}. Every "
+        "agent action is checked against it when proposed and again when executed.",
+        highlight=False,
+    )
