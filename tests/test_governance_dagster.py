@@ -179,3 +179,27 @@ def test_the_audit_chain_check_fails_on_a_tampered_entry(
             "update audit.audit_log set reasoning = 'nothing to see' where seq = (select min(seq) from audit.audit_log)"
         )
     assert not chain_check()
+
+
+def test_a_paused_agent_proposes_nothing_when_its_surge_fires(
+    scenario_copy: SurgewiseEnv, definitions: dg.Definitions
+) -> None:
+    with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
+        _governor(scenario_copy, connection).pause("*", by="dana.reyes", reason="incident review", now=_now())
+
+    with dg.instance_for_test() as instance:
+        sensor = definitions.resolve_sensor_def("account_intent_surge")
+        context = dg.build_sensor_context(
+            instance=instance,
+            definitions=definitions,
+            resources=definitions.get_repository_def().get_top_level_resources(),
+        )
+        (request,) = sensor(context).run_requests
+        result = definitions.resolve_job_def(AGENT_JOB).execute_in_process(
+            run_config=request.run_config, instance=instance, tags=request.tags
+        )
+
+    assert result.success
+    assert _query(scenario_copy, "select count(*) from governance.actions") == [(0,)]
+    ((reasoning,),) = _query(scenario_copy, "select reasoning from audit.audit_log where event = 'agent_run_blocked'")
+    assert "all agents are paused by dana.reyes" in reasoning and "incident review" in reasoning
