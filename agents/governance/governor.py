@@ -25,7 +25,7 @@ from agents.config import AgentDefinition, AgentRegistry, PolicySet
 from agents.context import email_fingerprint
 from agents.governance import audit
 from agents.governance.anomaly import AnomalyFinding, RunBehaviour, detect_anomalies
-from agents.governance.policy import ActionContext, PolicyDecision, Verdict, decide
+from agents.governance.policy import ActionContext, AgentState, PolicyDecision, Verdict, decide
 from agents.governance.store import (
     ACTIONS_TABLE,
     ESCALATIONS_TABLE,
@@ -121,12 +121,14 @@ class Governor:
         )
         return ActionRecord(action, None, outcome)
 
-    def _facts(self, action: ProposedAction, agent: AgentDefinition | None, now: datetime, approved_by: str | None):
-        state = agent_state(self.connection, agent, now)[0] if agent else None
+    def _facts(
+        self, action: ProposedAction, agent: AgentDefinition | None, now: datetime, approved_by: str | None
+    ) -> ActionContext:
+        """Everything the rules need about the action, read fresh (inside the action's transaction)."""
         contact = contact_facts(self.connection, action, self.policies, now) if action.person_id else None
         return ActionContext(
             now=now,
-            **({"agent_state": state} if state else {}),
+            agent_state=agent_state(self.connection, agent, now)[0] if agent else AgentState(),
             contact=contact,
             person_known=action.person_id is None or contact is not None,
             account=account_facts(self.connection, action.account_id),
