@@ -156,9 +156,16 @@ def load_person_rows(
     )
 
 
+FLOAT_DECIMALS = 9
+"""DuckDB sums in parallel, so a double feature can differ in its last bits between two builds of the same
+data; rounding keeps a seeded model identical across builds, not only across fits on one build."""
+
+
 def _dates(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("snapshot_date", "data_as_of", "next_opportunity_created_on"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
+    floats = frame.select_dtypes("float").columns
+    frame[floats] = frame[floats].round(FLOAT_DECIMALS)
     return frame.reset_index(drop=True)
 
 
