@@ -19,7 +19,7 @@ import duckdb
 
 from agents.actions import ProposedAction
 from agents.config import AgentDefinition, PolicySet, RolloutPlan
-from agents.context import SUPPRESSION_TABLE, email_fingerprint, ensure_suppression_list
+from agents.context import SUPPRESSION_TABLE, email_fingerprint, ensure_suppression_list, is_suppressed
 from agents.governance.policy import (
     AccountFacts,
     AgentState,
@@ -353,13 +353,7 @@ def contact_facts(
     if row is None:
         return None
     email, consent, unsubscribed, bounced, unsubscribes, complaints, seniority, title, timezone = row
-    suppressed = (
-        email is not None
-        and connection.execute(
-            f"select 1 from {SUPPRESSION_TABLE} where email_sha256 = ?", [email_fingerprint(email)]
-        ).fetchone()
-        is not None
-    )
+    suppressed = email is not None and is_suppressed(connection, email)
     cap = policies.frequency_cap(action.channel)
     across = policies.cross_channel_cap
     return ContactFacts(
