@@ -13,8 +13,8 @@ from agents.context import engaged_people, recommended_send_hours
 from agents.gates import ensure_check_results, failing_gates
 from agents.governance import audit
 from agents.governance.governor import ActionRecord, Governor
-from agents.governance.policy import HANDOFF_ACTION, Verdict
-from agents.governance.store import pause_state
+from agents.governance.policy import HANDOFF_ACTION
+from agents.governance.store import escalate_once, pause_state
 from agents.specialists.account_ads import AccountAdsAgent, HandoffBrief
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import AccountSurge
@@ -28,9 +28,6 @@ class SurgeResponse:
     surge: AccountSurge
     blocked_reasons: list[str] = field(default_factory=list)
     actions: list[ActionRecord] = field(default_factory=list)
-
-    def count(self, verdict: Verdict) -> int:
-        return sum(1 for record in self.actions if record.decision and record.decision.verdict is verdict)
 
     def outcomes(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -48,13 +45,17 @@ def _blocked(
     now: datetime,
 ) -> list[str]:
     """Why the agent may not act at all: not registered, paused, or a data check it depends on is not green.
-    A refusal is itself audited."""
+    A refusal is itself audited, and failing data escalates to the agent's owner (once per distinct reason,
+    however many triggers it blocks)."""
     agent = registry.get(agent_id)
     if agent is None:
         reasons = [f"agent {agent_id} is not in the agent registry"]
     else:
         pause = pause_state(connection, agent_id)
         reasons = [f"agent is {pause.reason}"] if pause.paused else failing_gates(connection, agent.required_checks)
+        if reasons and not pause.paused:
+            for reason in reasons:
+                escalate_once(connection, agent_id=agent_id, escalated_to=agent.owner, reason=reason, now=now)
     if reasons:
         audit.append(
             connection,

@@ -193,6 +193,8 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
     assert [event[:2] for event in events] == [("agent_run_blocked", "not_acted")]
     assert "dim_person_expectations failed" in events[0][2]
     assert "expect_column_values_to_match_regex on email" in events[0][2]
+    ((owner, reason),) = _query(scenario_copy, "select escalated_to, reason from governance.escalations")
+    assert owner == "dana.reyes" and "dim_person_expectations failed" in reason
 
 
 def test_a_stale_profile_stops_the_agent_and_says_why(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> None:

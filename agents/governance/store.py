@@ -510,6 +510,21 @@ def open_escalation(
     )
 
 
+def escalate_once(
+    connection: duckdb.DuckDBPyConnection, *, agent_id: str, escalated_to: str, reason: str, now: datetime
+) -> bool:
+    """Escalate an agent-level problem unless the same one is already open with its owner."""
+    already = connection.execute(
+        f"select 1 from {ESCALATIONS_TABLE} where agent_id = ? and reason = ? and resolved_at is null",
+        [agent_id, reason],
+    ).fetchone()
+    if already is None:
+        open_escalation(
+            connection, agent_id=agent_id, escalated_to=escalated_to, reason=reason, action_id=None, now=now
+        )
+    return already is None
+
+
 def suppress_person(connection: duckdb.DuckDBPyConnection, person_id: str, reason: str, now: datetime) -> int:
     """Put every e-mail of the person on the suppression list (by fingerprint); returns how many were added."""
     emails = connection.execute(
