@@ -37,10 +37,8 @@ def _pending(env: SurgewiseEnv, action_type: str) -> str:
     return action_id
 
 
-@pytest.fixture
-def surge_answered(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> SurgewiseEnv:
-    """The scenario's surge answered by the agents: two enrolments and a handoff executed, the ads agent's
-    budget boost and creative waiting for a reviewer (phase 1)."""
+def _answer_the_surge(definitions: dg.Definitions) -> dg.ExecuteInProcessResult:
+    """What the daemon does: evaluate the surge sensor and run the agent job it asks for."""
     with dg.instance_for_test() as instance:
         sensor = definitions.resolve_sensor_def("account_intent_surge")
         context = dg.build_sensor_context(
@@ -49,9 +47,16 @@ def surge_answered(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> 
             resources=definitions.get_repository_def().get_top_level_resources(),
         )
         (request,) = sensor(context).run_requests
-        result = definitions.resolve_job_def(AGENT_JOB).execute_in_process(
+        return definitions.resolve_job_def(AGENT_JOB).execute_in_process(
             run_config=request.run_config, instance=instance, tags=request.tags
         )
+
+
+@pytest.fixture
+def surge_answered(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> SurgewiseEnv:
+    """The scenario's surge answered by the agents: two enrolments and a handoff executed, the ads agent's
+    budget boost and creative waiting for a reviewer (phase 1)."""
+    result = _answer_the_surge(definitions)
     assert result.success
     view = result.asset_materializations_for_node("agent_governance")[0].metadata
     assert view["account_ads_agent/phase"].value == 1
@@ -96,7 +101,8 @@ def test_the_sensor_executes_an_approved_action_and_never_a_rejected_one(
         "select reviewer, outcome from audit.audit_log where action_id = ? order by seq",
         [budget],
     )
-    assert ("priya.natarajan", "approved") in executed and executed[-1][1] == "executed"
+    assert ("priya.natarajan", "approved") in executed
+    assert executed[-1] == ("priya.natarajan", "executed"), "the execution entry names who approved it"
 
 
 def test_an_approval_does_not_override_a_pause_at_execution(
@@ -187,17 +193,7 @@ def test_a_paused_agent_proposes_nothing_when_its_surge_fires(
     with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
         _governor(scenario_copy, connection).pause("*", by="dana.reyes", reason="incident review", now=_now())
 
-    with dg.instance_for_test() as instance:
-        sensor = definitions.resolve_sensor_def("account_intent_surge")
-        context = dg.build_sensor_context(
-            instance=instance,
-            definitions=definitions,
-            resources=definitions.get_repository_def().get_top_level_resources(),
-        )
-        (request,) = sensor(context).run_requests
-        result = definitions.resolve_job_def(AGENT_JOB).execute_in_process(
-            run_config=request.run_config, instance=instance, tags=request.tags
-        )
+    result = _answer_the_surge(definitions)
 
     assert result.success
     assert _query(scenario_copy, "select count(*) from governance.actions") == [(0,)]

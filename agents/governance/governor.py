@@ -45,6 +45,7 @@ from agents.governance.store import (
     lock_resources,
     open_escalation,
     record_action,
+    rules_json,
     set_pause,
     suppress_email,
     suppress_person,
@@ -205,9 +206,7 @@ class Governor:
             executed_at=now,
             state_before=before,
             state_after=adapter.state(action.action_id),
-            execution_rules=[
-                {"rule_id": r.rule_id, "verdict": r.verdict.value, "reason": r.reason} for r in decision.rules
-            ],
+            execution_rules=rules_json(decision),
         )
         self._audit(
             audit.AuditEvent.DECIDED,
@@ -216,6 +215,7 @@ class Governor:
             decision=decision,
             outcome=outcome.value,
             reasoning=decision.summary(),
+            reviewer=reviewer,
         )
         return outcome.value
 
