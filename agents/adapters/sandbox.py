@@ -70,14 +70,11 @@ class SandboxSalesEngagementAdapter:
             return _updated(_undo(self._connection, ENROLMENTS_TABLE, action, "active", "removed", now))
         _check(self, action)
         return _updated(
-            self._connection.execute(
-                f"""
-                insert into {ENROLMENTS_TABLE} values (?, ?, ?, ?, 'active', ?, null)
-                on conflict (idempotency_key) do nothing
-                returning idempotency_key
-                """,
-                [action.action_id, action.person_id, action.account_id, action.payload["sequence_id"], now],
-            ).fetchall()
+            _insert_once(
+                self._connection,
+                ENROLMENTS_TABLE,
+                [action.action_id, action.person_id, action.account_id, action.payload["sequence_id"], "active", now],
+            )
         )
 
     def state(self, action_id: str) -> dict[str, Any]:
@@ -146,31 +143,28 @@ class SandboxAdsAdapter:
             return _updated(_undo(self._connection, CREATIVES_TABLE, action, "live", "paused", now))
         _check(self, action)
         if action.action_type == "adjust_campaign_budget":
-            inserted = self._connection.execute(
-                f"""
-                insert into {BUDGET_CHANGES_TABLE} values (?, ?, ?, ?, 'active', ?, null)
-                on conflict (idempotency_key) do nothing returning idempotency_key
-                """,
-                [action.action_id, action.campaign_id, action.account_id, action.spend, now],
-            ).fetchall()
+            inserted = _insert_once(
+                self._connection,
+                BUDGET_CHANGES_TABLE,
+                [action.action_id, action.campaign_id, action.account_id, action.spend, "active", now],
+            )
             if inserted:
                 self._move_budget(str(action.campaign_id), action.spend, now)
             return _updated(inserted)
         return _updated(
-            self._connection.execute(
-                f"""
-                insert into {CREATIVES_TABLE} values (?, ?, ?, ?, ?, 'live', ?, null)
-                on conflict (idempotency_key) do nothing returning idempotency_key
-                """,
+            _insert_once(
+                self._connection,
+                CREATIVES_TABLE,
                 [
                     action.action_id,
                     action.campaign_id,
                     action.account_id,
                     action.content["headline"],
                     action.content["body"],
+                    "live",
                     now,
                 ],
-            ).fetchall()
+            )
         )
 
     def campaign_daily_budget(self, campaign_id: str) -> float:
@@ -248,13 +242,11 @@ class InternalHandoffAdapter:
             return _updated(_undo(self._connection, HANDOFFS_TABLE, action, "active", "cancelled", now))
         _check(self, action)
         return _updated(
-            self._connection.execute(
-                f"""
-                insert into {HANDOFFS_TABLE} values (?, ?, ?, ?, 'active', ?, null)
-                on conflict (idempotency_key) do nothing returning idempotency_key
-                """,
-                [action.action_id, action.agent_id, action.handoff_to, action.account_id, now],
-            ).fetchall()
+            _insert_once(
+                self._connection,
+                HANDOFFS_TABLE,
+                [action.action_id, action.agent_id, action.handoff_to, action.account_id, "active", now],
+            )
         )
 
     def state(self, action_id: str) -> dict[str, Any]:
@@ -277,6 +269,17 @@ def sandbox_adapters(connection: duckdb.DuckDBPyConnection) -> dict[str, Channel
 def _check(adapter: ChannelAdapter, action: ProposedAction) -> None:
     if action.channel != adapter.channel or action.action_type not in adapter.action_types:
         raise ValueError(f"{type(adapter).__name__} cannot {action.action_type} on {action.channel}")
+
+
+def _insert_once(connection: duckdb.DuckDBPyConnection, table: str, values: list[Any]) -> list[tuple[Any, ...]]:
+    """Record an action's effect keyed by its idempotency key (the first value); the last column, when the
+    effect ends, starts empty. A second execution of the same action inserts nothing and returns no row."""
+    placeholders = ", ".join("?" for _ in values)
+    return connection.execute(
+        f"insert into {table} values ({placeholders}, null) on conflict (idempotency_key) do nothing "
+        "returning idempotency_key",
+        values,
+    ).fetchall()
 
 
 def _undo(
