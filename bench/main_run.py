@@ -6,19 +6,15 @@ bench/results/main_run.json and bench/results/main_run.md. Never run by the test
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).parent / "results"
+from reporting import size_arguments, write_results
 
 
 def run_once(accounts: int, days: int, seed: int) -> dict:
@@ -52,36 +48,23 @@ def run_once(accounts: int, days: int, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--accounts", type=int, nargs="+", default=[200])
-    parser.add_argument("--days", type=int, default=75)
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-
+    args = size_arguments(__doc__)
     runs = [run_once(accounts, args.days, args.seed) for accounts in args.accounts]
-    result = {
-        "benchmark": "surgewise run from an empty data directory",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "runs": runs,
-    }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "main_run.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "# `surgewise run` from an empty data directory",
-        "",
-        f"Measured {result['measured_at']} on {os.cpu_count()} CPUs, Python {platform.python_version()}.",
-        "",
-        "| accounts | days | exit | wall seconds | peak RSS (MiB) | summary |",
-        "| ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    lines += [
-        f"| {r['accounts']} | {r['days']} | {r['exit_code']} | {r['wall_seconds']} | {r['peak_rss_mib']} | "
-        f"{'<br>'.join(r['summary'])} |"
-        for r in runs
-    ]
-    (RESULTS_DIR / "main_run.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(
+        "main_run",
+        "surgewise run from an empty data directory",
+        "`surgewise run` from an empty data directory",
+        runs,
+        [
+            "| accounts | days | exit | wall seconds | peak RSS (MiB) | summary |",
+            "| ---: | ---: | ---: | ---: | ---: | --- |",
+            *(
+                f"| {r['accounts']} | {r['days']} | {r['exit_code']} | {r['wall_seconds']} | {r['peak_rss_mib']} | "
+                f"{'<br>'.join(r['summary'])} |"
+                for r in runs
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

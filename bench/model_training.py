@@ -7,10 +7,8 @@ Writes bench/results/models.json and bench/results/models.md. Never run by the t
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -19,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from reporting import size_arguments, write_results
 
 from models.config import load_model_settings
 from models.features import latest_rows
@@ -27,7 +26,6 @@ from models.send_time import load_read_events, train_send_time_challenger
 from models.serving import score_rows
 from models.training import load_labelled_rows, train_challenger
 
-RESULTS_DIR = Path(__file__).parent / "results"
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 
@@ -69,38 +67,28 @@ def measure(accounts: int, days: int, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--accounts", type=int, nargs="+", default=[200])
-    parser.add_argument("--days", type=int, default=75)
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    args = size_arguments(__doc__)
     runs = [measure(accounts, args.days, args.seed) for accounts in args.accounts]
-    result = {
-        "benchmark": "model training, scoring and explanation",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "runs": runs,
-    }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "models.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "# Model training, scoring and explanation",
-        "",
-        f"Measured {result['measured_at']} on {os.cpu_count()} CPUs, Python {platform.python_version()}.",
-        "",
-        "| accounts | days | feature rows (account / person) | step | seconds |",
-        "| ---: | ---: | --- | --- | ---: |",
-    ]
-    for run in runs:
-        rows = f"{run['rows']['account']:,} / {run['rows']['person']:,}"
-        lines += [
-            f"| {run['accounts']} | {run['days']} | {rows} | {step} | {seconds} |"
-            for step, seconds in run["seconds"].items()
-        ]
-    lines += ["", "Held-out figures of each size's models:", ""]
-    lines += [f"- {run['accounts']} accounts: {json.dumps(run['held_out'])}" for run in runs]
-    (RESULTS_DIR / "models.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(
+        "models",
+        "model training, scoring and explanation",
+        "Model training, scoring and explanation",
+        runs,
+        [
+            "| accounts | days | feature rows (account / person) | step | seconds |",
+            "| ---: | ---: | --- | --- | ---: |",
+            *(
+                f"| {run['accounts']} | {run['days']} | {run['rows']['account']:,} / {run['rows']['person']:,} "
+                f"| {step} | {seconds} |"
+                for run in runs
+                for step, seconds in run["seconds"].items()
+            ),
+            "",
+            "Held-out figures of each size's models:",
+            "",
+            *(f"- {run['accounts']} accounts: {json.dumps(run['held_out'])}" for run in runs),
+        ],
+    )
 
 
 if __name__ == "__main__":
