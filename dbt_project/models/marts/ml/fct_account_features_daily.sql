@@ -66,16 +66,7 @@ daily as (
         person_id,
         intent_topic,
         count(*) as signals,
-        count(case when signal_type = 'page_view' then 1 end) as page_views,
-        count(case when signal_type = 'form_fill' then 1 end) as form_fills,
-        count(case when signal_type = 'email_open' then 1 end) as email_opens,
-        count(case when signal_type = 'email_click' then 1 end) as email_clicks,
-        count(case when content_category = 'pricing' then 1 end) as pricing_views,
-        count(case when content_category = 'comparison' then 1 end) as comparison_views,
-        count(case when content_category = 'product' then 1 end) as product_views,
-        count(case when content_category = 'case_study' then 1 end) as case_study_views,
-        count(case when content_category = 'docs' then 1 end) as docs_views,
-        count(case when content_category = 'blog' then 1 end) as blog_views,
+        {{ daily_signal_counts() }},
         count(case when signal_type = 'intent_topic' then 1 end) as third_party_signals,
         -- the quality score without its recency factor: recency in fct_signals is measured from the
         -- latest data, which a snapshot in the past must not know

@@ -59,16 +59,7 @@ daily as (
     select
         person_id,
         cast(occurred_at as date) as signal_date,
-        count(case when signal_type = 'page_view' then 1 end) as page_views,
-        count(case when signal_type = 'form_fill' then 1 end) as form_fills,
-        count(case when signal_type = 'email_open' then 1 end) as email_opens,
-        count(case when signal_type = 'email_click' then 1 end) as email_clicks,
-        count(case when content_category = 'pricing' then 1 end) as pricing_views,
-        count(case when content_category = 'comparison' then 1 end) as comparison_views,
-        count(case when content_category = 'product' then 1 end) as product_views,
-        count(case when content_category = 'case_study' then 1 end) as case_study_views,
-        count(case when content_category = 'docs' then 1 end) as docs_views,
-        count(case when content_category = 'blog' then 1 end) as blog_views,
+        {{ daily_signal_counts() }},
         -- the quality score without its recency factor (see fct_account_features_daily)
         sum(source_fidelity * (1 - bot_likelihood) * content_weight * engagement_weight) as signal_quality
     from signals
