@@ -10,21 +10,14 @@ import hashlib
 import re
 from datetime import date
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-
-class ConfigError(ValueError):
-    """A config file that cannot be trusted: missing, unreadable or invalid."""
+from dagster_project.core.config_files import StrictModel, load_config_file
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Reviewer(_Strict):
+class Reviewer(StrictModel):
     """A named human who may approve, reject, roll back and be escalated to. Agents are never reviewers."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
@@ -35,7 +28,7 @@ class Reviewer(_Strict):
         return f"{self.name} ({self.role})"
 
 
-class AllowedAction(_Strict):
+class AllowedAction(StrictModel):
     action_type: str
     channels: tuple[str, ...] = Field(min_length=1)
     handoff_to: tuple[str, ...] = ()
@@ -44,14 +37,14 @@ class AllowedAction(_Strict):
     """The action type that undoes this one; rollback may execute it even if it is not declared."""
 
 
-class BudgetScope(_Strict):
+class BudgetScope(StrictModel):
     """Which budgets the agent may move money in, and how much one action may move."""
 
     campaigns: tuple[str, ...] = Field(min_length=1)
     max_change_per_action: float = Field(gt=0)
 
 
-class ApprovalRoute(_Strict):
+class ApprovalRoute(StrictModel):
     """Who reviews an agent's queued actions of these types, and for how long a request stays open."""
 
     action_types: tuple[str, ...] = Field(min_length=1)
@@ -67,7 +60,7 @@ class ApprovalRoute(_Strict):
         return "*" in self.action_types or action_type in self.action_types
 
 
-class RolloutPlan(_Strict):
+class RolloutPlan(StrictModel):
     """Phase 1: the first decisions all go to review; phase 2: handoffs need approval for a while;
     phase 3: approval only at the checkpoints. Phases advance on their own from the review count."""
 
@@ -88,7 +81,7 @@ class RolloutPlan(_Strict):
         return self
 
 
-class AgentDefinition(_Strict):
+class AgentDefinition(StrictModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     owner: str = Field(min_length=1)
     """The reviewer id of the accountable human: escalations and anomaly pauses go to them."""
@@ -116,7 +109,7 @@ class AgentDefinition(_Strict):
         return next(route for route in self.approvals if route.covers(action_type))
 
 
-class AgentRegistry(_Strict):
+class AgentRegistry(StrictModel):
     version: int
     reviewers: tuple[Reviewer, ...] = Field(min_length=1)
     agents: tuple[AgentDefinition, ...]
@@ -161,25 +154,25 @@ class AgentRegistry(_Strict):
         return next((reviewer for reviewer in self.reviewers if reviewer.id == reviewer_id), None)
 
 
-class ConsentPolicy(_Strict):
+class ConsentPolicy(StrictModel):
     require_contactable: bool = True
     """Opted in, never unsubscribed, never bounced."""
     require_lawful_basis: bool = True
     """A recorded consent status (opted in) is the lawful basis; `unknown` means none is on file."""
 
 
-class FrequencyCap(_Strict):
+class FrequencyCap(StrictModel):
     channel: str
     max_actions: int = Field(ge=0)
     window_days: int = Field(gt=0)
 
 
-class CrossChannelCap(_Strict):
+class CrossChannelCap(StrictModel):
     max_actions: int = Field(ge=0)
     window_days: int = Field(gt=0)
 
 
-class QuietHours(_Strict):
+class QuietHours(StrictModel):
     """Hours of the contact's own clock when nothing may reach them; the window may wrap midnight."""
 
     start_hour: int = Field(ge=0, le=23)
@@ -192,7 +185,7 @@ class QuietHours(_Strict):
         return local_hour >= self.start_hour or local_hour < self.end_hour
 
 
-class BudgetCap(_Strict):
+class BudgetCap(StrictModel):
     scope: Literal["campaign", "channel", "account"]
     id: str = Field(min_length=1)
     """The campaign, channel or account; `*` caps each one separately."""
@@ -206,20 +199,20 @@ class BudgetCap(_Strict):
         return self
 
 
-class BudgetPolicy(_Strict):
+class BudgetPolicy(StrictModel):
     approval_threshold: float = Field(ge=0)
     """A single budget change larger than this waits for a human."""
     caps: tuple[BudgetCap, ...] = ()
 
 
-class SensitiveAudiences(_Strict):
+class SensitiveAudiences(StrictModel):
     seniorities: tuple[str, ...] = ("c_suite",)
     board_title_words: tuple[str, ...] = ("board", "director of the board", "chair")
     high_value_tiers: tuple[int, ...] = (1,)
     regulated_industries: tuple[str, ...] = ()
 
 
-class BrandSafety(_Strict):
+class BrandSafety(StrictModel):
     banned_phrases: tuple[str, ...] = ()
     unapproved_claims: tuple[str, ...] = ()
     """Regular expressions of claims legal has not approved (superlatives, guarantees)."""
@@ -239,13 +232,13 @@ class BrandSafety(_Strict):
         return self
 
 
-class DistressPolicy(_Strict):
+class DistressPolicy(StrictModel):
     max_unsubscribe_events: int = Field(default=1, ge=0)
     """More unsubscribe attempts than this means the contact is trying hard to get away."""
     max_complaint_events: int = Field(default=0, ge=0)
 
 
-class AnomalyPolicy(_Strict):
+class AnomalyPolicy(StrictModel):
     """An agent run is compared with the agent's trailing runs; a breach pauses the agent."""
 
     trailing_runs: int = Field(default=20, ge=1)
@@ -260,12 +253,12 @@ class AnomalyPolicy(_Strict):
     """Total variation distance between the run's channel shares and the baseline's."""
 
 
-class ProfileFreshness(_Strict):
+class ProfileFreshness(StrictModel):
     max_profile_lag_minutes: int = Field(gt=0)
     """How long landed data may wait before the profile agents read must include it."""
 
 
-class PolicySet(_Strict):
+class PolicySet(StrictModel):
     version: int
     consent: ConsentPolicy = ConsentPolicy()
     frequency_caps: tuple[FrequencyCap, ...] = ()
@@ -304,7 +297,7 @@ class PolicySet(_Strict):
         return max(windows, default=1)
 
 
-class AccountSurgeRule(_Strict):
+class AccountSurgeRule(StrictModel):
     description: str = ""
     account_tiers: tuple[int, ...] = Field(min_length=1)
     content_categories: tuple[str, ...] = Field(min_length=1)
@@ -312,53 +305,18 @@ class AccountSurgeRule(_Strict):
     window_days: int = Field(ge=1)
 
 
-class QualityWeightedSurgeRule(_Strict):
+class QualityWeightedSurgeRule(StrictModel):
     description: str = ""
     window_days: int = Field(ge=1)
     min_quality_score: float = Field(gt=0)
     min_departments: int = Field(ge=1)
 
 
-class SurgeRules(_Strict):
+class SurgeRules(StrictModel):
     version: int
     account_intent_surge: AccountSurgeRule
     quality_weighted_surge: QualityWeightedSurgeRule | None = None
     """Scored by `surgewise evaluate` beside the sensor's rule; no sensor acts on it."""
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _describe(location: tuple[int | str, ...], document: object) -> str:
-    """Name the offending entry by its id where it has one: `agents[sdr_sequence_agent].owner`."""
-    parts: list[str] = []
-    node = document
-    for key in location:
-        if isinstance(key, int) and isinstance(node, list) and key < len(node):
-            node = node[key]
-            label = node.get("id") if isinstance(node, dict) else None
-            parts[-1] = f"{parts[-1]}[{label if label else key}]" if parts else f"[{key}]"
-        else:
-            node = node.get(key) if isinstance(node, dict) else None
-            parts.append(str(key))
-    return ".".join(parts)
-
-
-def load_config_file(path: Path, model: type[_Model]) -> _Model:
-    """Parse one YAML config file into its model, or raise ConfigError naming file and field."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    try:
-        return model.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{_describe(tuple(issue['loc']), document) or '<file>'}: {issue['msg']}" for issue in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
 
 
 def load_agent_registry(config_dir: Path) -> AgentRegistry:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
@@ -10,8 +9,7 @@ from itertools import groupby
 import duckdb
 
 from agents.surge import AccountSurge
-
-SUPPRESSION_TABLE = "governance.suppression_list"
+from dagster_project.core.warehouse import table_exists
 
 
 @dataclass(frozen=True)
@@ -31,32 +29,6 @@ class EngagedPerson:
     consent_status: str
     is_contactable: bool
     signals: tuple[QualifyingSignal, ...]
-
-
-def ensure_suppression_list(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute("create schema if not exists governance")
-    connection.execute(
-        f"""
-        create table if not exists {SUPPRESSION_TABLE} (
-            email_sha256 varchar primary key,
-            reason varchar not null,
-            added_at timestamp not null
-        )
-        """
-    )
-
-
-def email_fingerprint(email: str) -> str:
-    """Suppression is keyed by a hash so the list itself holds no readable addresses."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
-def is_suppressed(connection: duckdb.DuckDBPyConnection, email: str) -> bool:
-    ensure_suppression_list(connection)
-    row = connection.execute(
-        f"select 1 from {SUPPRESSION_TABLE} where email_sha256 = ?", [email_fingerprint(email)]
-    ).fetchone()
-    return row is not None
 
 
 def engaged_people(
@@ -98,10 +70,7 @@ def engaged_people(
 
 def recommended_send_hours(connection: duckdb.DuckDBPyConnection, person_ids: list[str]) -> dict[str, int]:
     """Each person's recommended local send hour from the send-time model, where there is one."""
-    exists = connection.execute(
-        "select 1 from information_schema.tables where table_schema = 'ml' and table_name = 'send_time_recommendations'"
-    ).fetchone()
-    if exists is None:
+    if not table_exists(connection, "ml.send_time_recommendations"):
         return {}
     return dict(
         connection.execute(

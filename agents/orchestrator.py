@@ -10,7 +10,7 @@ import duckdb
 
 from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
 from agents.context import engaged_people, recommended_send_hours
-from agents.gates import ensure_check_results, failing_gates
+from agents.gates import failing_gates
 from agents.governance import audit
 from agents.governance.governor import ActionRecord, Governor
 from agents.governance.policy import HANDOFF_ACTION
@@ -18,6 +18,7 @@ from agents.governance.store import escalate_once, pause_state
 from agents.specialists.account_ads import AccountAdsAgent, HandoffBrief
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import AccountSurge
+from dagster_project.core.check_results import ensure_check_results
 from models.config import ModelSettings
 from models.registry import ModelRegistry
 from models.serving import ServedIntent, served_intent_as_of

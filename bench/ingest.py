@@ -33,11 +33,11 @@ def _measure(target_events: int) -> dict:
     """Runs inside a worker process with SURGEWISE_* pointing at a scratch directory."""
     import dagster as dg
 
+    from dagster_project.core.settings import DUCKDB_PATH_ENV, GROUND_TRUTH_DIR_ENV, LANDING_DIR_ENV, env_path
+    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.definitions import defs
     from dagster_project.live import pending_batches, release_batch
-    from dagster_project.settings import DUCKDB_PATH_ENV, GROUND_TRUTH_DIR_ENV, LANDING_DIR_ENV, env_path
     from dagster_project.simulator import simulate
-    from dagster_project.warehouse import open_warehouse
 
     accounts = max(2, round(target_events / (DAYS * EVENTS_PER_ACCOUNT_DAY)))
     outbox = env_path("SURGEWISE_DATA_DIR") / "outbox"
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        from dagster_project.settings import apply_environment_defaults
+        from dagster_project.core.settings import apply_environment_defaults
 
         apply_environment_defaults()
         print(json.dumps(_measure(args.worker)))

@@ -13,12 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 from reporting import size_arguments, write_results
 
+from dagster_project.core.clock import utc_now
 from models.config import load_model_settings
 from models.features import latest_rows
 from models.registry import ModelRegistry
@@ -52,7 +52,7 @@ def measure(accounts: int, days: int, seed: int) -> dict:
             events = load_read_events(connection)
         sizes = {level: len(rows) for level, rows in labelled.items()}
         figures: dict[str, object] = {}
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utc_now()
         for level, rows in labelled.items():
             outcome = _timed(f"train {level} intent", timings, train_challenger, level, rows, settings, registry, now)
             if outcome.card is None:

@@ -24,7 +24,7 @@ from dagster_project.commands.audit import audit_app
 from dagster_project.commands.governance import actions_app, agents_app, approvals_app, contacts_app, explain_action
 from dagster_project.commands.privacy import explain_app, forget
 from dagster_project.commands.quarantine import quarantine_app
-from dagster_project.settings import (
+from dagster_project.core.settings import (
     GROUND_TRUTH_DIR_ENV,
     LANDING_DIR_ENV,
     apply_environment_defaults,
@@ -163,8 +163,8 @@ def run_command(
 def models_command() -> None:
     """The model registry: each model's champion, its held-out figures against its baseline, and what the
     latest training attempt did."""
+    from dagster_project.core.settings import MODEL_REGISTRY_DIR_ENV
     from dagster_project.main_run import MODEL_NAMES, model_status
-    from dagster_project.settings import MODEL_REGISTRY_DIR_ENV
     from models.registry import ModelRegistry
 
     registry = ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV))
@@ -181,14 +181,14 @@ def models_command() -> None:
 def evaluate_command() -> None:
     """Against the simulator's hidden ground truth: surge rules, AQL against MQL, send times against 10:00."""
     from agents.config import load_surge_rules
+    from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV
+    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.evaluation import (
         compare_lead_flags,
         compare_send_times,
         evaluate_surge_rules,
         load_buying_windows,
     )
-    from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV
-    from dagster_project.warehouse import open_warehouse
     from models.config import load_model_settings
     from models.registry import ModelRegistry
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.settings import apply_environment_defaults
+from dagster_project.core.settings import apply_environment_defaults
 
 apply_environment_defaults()
 

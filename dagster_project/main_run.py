@@ -10,22 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from agents.config import load_agent_registry, load_surge_rules
-from agents.gates import CHECK_RESULTS_TABLE, ensure_check_results
 from agents.governance.audit import AUDIT_TABLE, AuditEvent, ensure_audit_log
 from agents.governance.overview import AgentOverview, governance_overview
 from agents.surge import AccountSurge, detect_account_surges
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
+from dagster_project.core.check_results import CHECK_RESULTS_TABLE, ensure_check_results
+from dagster_project.core.clock import utc_now
+from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV, env_path
+from dagster_project.core.warehouse import open_warehouse
 from dagster_project.evaluation import SurgeAccuracy, load_buying_windows, score_surges
-from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV, env_path
 from dagster_project.simulator import SimulationSummary, simulate
-from dagster_project.warehouse import open_warehouse
 from models.registry import ModelRegistry
 from models.send_time import SEND_TIME_MODEL
 from models.serving import AQL_TABLE
@@ -240,9 +241,7 @@ def run_main_job(
             aqls, mqls = connection.execute(f"select count_if(is_aql), count_if(is_mql) from {AQL_TABLE}").fetchone()
         except duckdb.CatalogException:
             aqls = mqls = 0
-        agents = governance_overview(
-            connection, load_agent_registry(env_path(CONFIG_DIR_ENV)), datetime.now(UTC).replace(tzinfo=None)
-        )
+        agents = governance_overview(connection, load_agent_registry(env_path(CONFIG_DIR_ENV)), utc_now())
 
     return MainRunReport(
         simulation=simulation,

@@ -32,19 +32,20 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 
-from agents.context import SUPPRESSION_TABLE, email_fingerprint, ensure_suppression_list
 from agents.governance import audit
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.connectors.sources import SOURCES, FileFormat, SourceSpec
+from dagster_project.core.clock import utc_now
+from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint, ensure_suppression_list
+from dagster_project.core.warehouse import open_warehouse
 from dagster_project.quarantine import BuildOutcome, run_build_job
-from dagster_project.warehouse import open_warehouse
 from models.registry import ModelRegistry
 from models.send_time import SEND_TIME_MODEL, forget_contact, models_mentioning
 from models.serving import AQL_TABLE, INTENT_SCORES_TABLE, SEND_TIMES_TABLE
@@ -626,7 +627,7 @@ def forget_person(
 
     An e-mail that resolves to nobody is still suppressed and searched for, so it can be refused in
     advance. Pass `landing_dir=None` to leave the landing zone untouched."""
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = now or utc_now()
     with open_warehouse(duckdb_path) as connection:
         person = resolve_person(connection, key)
         if person is None:

@@ -20,8 +20,8 @@ import duckdb
 
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.connectors.sources import SOURCES_BY_NAME
+from dagster_project.core.warehouse import open_warehouse, table_exists
 from dagster_project.main_run import BUILD_JOB, QUIET_CONSOLE
-from dagster_project.warehouse import open_warehouse
 
 
 class UnknownSourceError(ValueError):
@@ -91,15 +91,6 @@ def check_source(source: str | None) -> None:
         raise UnknownSourceError(f"unknown source {source!r}; sources are: {', '.join(sorted(SOURCES_BY_NAME))}")
 
 
-def _quarantine_exists(connection: duckdb.DuckDBPyConnection) -> bool:
-    return (
-        connection.execute(
-            "select 1 from information_schema.tables where table_schema = 'raw' and table_name = 'quarantine'"
-        ).fetchone()
-        is not None
-    )
-
-
 def _filters(source: str | None, source_file: str | None) -> tuple[str, list[str]]:
     clauses, params = ["true"], []
     if source is not None:
@@ -121,7 +112,7 @@ def list_quarantine(
 ) -> list[QuarantinedRow]:
     """Quarantined rows in file and line order, optionally of one source or file."""
     check_source(source)
-    if not _quarantine_exists(connection):
+    if not table_exists(connection, QUARANTINE_TABLE):
         return []
     where, params = _filters(source, source_file)
     rows = connection.execute(
@@ -141,7 +132,7 @@ def quarantine_counts(
 ) -> dict[str, tuple[int, int]]:
     """source → (quarantined rows, files with quarantined rows)."""
     check_source(source)
-    if not _quarantine_exists(connection):
+    if not table_exists(connection, QUARANTINE_TABLE):
         return {}
     where, params = _filters(source, source_file)
     rows = connection.execute(
@@ -184,11 +175,7 @@ def run_build_job(defs: dg.Definitions, instance: dg.DagsterInstance) -> BuildOu
 
 def _loaded_lines(connection: duckdb.DuckDBPyConnection, source: str, files: set[str]) -> set[tuple[str, int]]:
     table = SOURCES_BY_NAME[source].table
-    schema, name = table.split(".")
-    exists = connection.execute(
-        "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()
-    if not exists or not files:
+    if not table_exists(connection, table) or not files:
         return set()
     rows = connection.execute(
         f"select distinct _source_file, _source_line from {table} where list_contains(?, _source_file)",

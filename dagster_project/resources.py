@@ -17,7 +17,7 @@ from agents.config import (
     load_policies,
     load_surge_rules,
 )
-from dagster_project.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, open_warehouse
+from dagster_project.core.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, open_warehouse
 from models.config import ModelSettings, load_model_settings
 from models.registry import ModelRegistry
 

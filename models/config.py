@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from agents.config import load_config_file
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from dagster_project.core.config_files import StrictModel, load_config_file
 
 
-class GradientBoosting(_Strict):
+class GradientBoosting(StrictModel):
     learning_rate: float = Field(gt=0, le=1)
     max_iter: int = Field(gt=0)
     max_leaf_nodes: int = Field(ge=2)
@@ -21,12 +17,12 @@ class GradientBoosting(_Strict):
     l2_regularization: float = Field(ge=0)
 
 
-class Explanation(_Strict):
+class Explanation(StrictModel):
     permutations: int = Field(ge=2)
     top_features: int = Field(ge=1)
 
 
-class IntentSettings(_Strict):
+class IntentSettings(StrictModel):
     horizon_days: int = Field(gt=0)
     holdout_days: int = Field(gt=0)
     min_history_days: int = Field(ge=0)
@@ -38,17 +34,17 @@ class IntentSettings(_Strict):
     min_improvement: float = Field(ge=0)
 
 
-class DriftSettings(_Strict):
+class DriftSettings(StrictModel):
     psi_threshold: float = Field(gt=0)
     bins: int = Field(ge=2)
     key_features: tuple[str, ...] = Field(min_length=1)
 
 
-class RetrainingSettings(_Strict):
+class RetrainingSettings(StrictModel):
     new_label_days: int = Field(gt=0)
 
 
-class EngagementPoints(_Strict):
+class EngagementPoints(StrictModel):
     page_view: float = Field(ge=0)
     buying_content_view: float = Field(ge=0)
     form_fill: float = Field(ge=0)
@@ -58,18 +54,18 @@ class EngagementPoints(_Strict):
     mql_threshold: float = Field(gt=0)
 
 
-class IdealCustomerProfile(_Strict):
+class IdealCustomerProfile(StrictModel):
     tiers: tuple[int, ...] = Field(min_length=1)
     min_employees: int = Field(ge=0)
     excluded_industries: tuple[str, ...] = ()
 
 
-class AqlSettings(_Strict):
+class AqlSettings(StrictModel):
     min_intent_probability: float = Field(gt=0, lt=1)
     icp: IdealCustomerProfile
 
 
-class SendTimeSettings(_Strict):
+class SendTimeSettings(StrictModel):
     holdout_days: int = Field(gt=0)
     contact_prior_strength: float = Field(gt=0)
     segment_prior_strength: float = Field(gt=0)
@@ -87,7 +83,7 @@ class SendTimeSettings(_Strict):
         return self
 
 
-class ModelSettings(_Strict):
+class ModelSettings(StrictModel):
     version: int
     intent: IntentSettings
     drift: DriftSettings

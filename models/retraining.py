@@ -5,12 +5,12 @@ Pure reads of the warehouse and the registry, so the retraining sensor can ask e
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import duckdb
 
-from agents.gates import CHECK_RESULTS_TABLE, table_exists
+from dagster_project.core.check_results import latest_check_result
+from dagster_project.core.warehouse import table_exists
 from models.config import ModelSettings
 from models.features import ACCOUNT_LEVEL, PERSON_LEVEL
 from models.registry import ModelRegistry
@@ -23,7 +23,7 @@ def retraining_reasons(
     connection: duckdb.DuckDBPyConnection, registry: ModelRegistry, settings: ModelSettings
 ) -> list[str]:
     """Why the models should be retrained now; empty when the champions are current."""
-    if not table_exists(connection, "marts", "fct_account_features_daily"):
+    if not table_exists(connection, "marts.fct_account_features_daily"):
         return []
     (data_as_of,) = connection.execute("select max(data_as_of) from marts.fct_account_features_daily").fetchone()
     if data_as_of is None:
@@ -34,14 +34,9 @@ def retraining_reasons(
         name = intent_model_name(level)
         reasons += _staleness(registry, name, "labels_known_through", labels_mature_through, settings, "labels")
     reasons += _staleness(registry, SEND_TIME_MODEL, "holdout_end", data_as_of, settings, "email reads")
-    if table_exists(connection, "quality", "check_results"):
-        latest = connection.execute(
-            f"select passed, failures from {CHECK_RESULTS_TABLE} where check_name = ? "
-            "order by evaluated_at desc limit 1",
-            [DRIFT_CHECK],
-        ).fetchone()
-        if latest is not None and not latest[0]:
-            reasons.append(f"feature drift: {'; '.join(json.loads(latest[1]))}")
+    latest = latest_check_result(connection, DRIFT_CHECK)
+    if latest is not None and not latest.passed:
+        reasons.append(f"feature drift: {'; '.join(latest.failures)}")
     return reasons
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 
-from agents.gates import CHECK_RESULTS_TABLE, table_exists
+from dagster_project.core.check_results import CHECK_RESULTS_TABLE, latest_check_result
+from dagster_project.core.clock import utc_now
+from dagster_project.core.transactions import transaction
+from dagster_project.core.warehouse import table_exists
 from models.config import ModelSettings
 from models.features import ACCOUNT_LEVEL, PERSON_LEVEL
 from models.intent import IntentModel
@@ -55,17 +58,12 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
 def replace_rows(connection: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, where: str = "true") -> None:
     """Swap a table's rows (or those matching `where`) for new ones in one transaction."""
     ensure_tables(connection)
-    connection.execute("begin transaction")
-    try:
+    with transaction(connection):
         connection.execute(f"delete from {table} where {where}")
         if not rows.empty:
             connection.register("new_rows", rows)
             connection.execute(f"insert into {table} by name select * from new_rows")
             connection.unregister("new_rows")
-        connection.execute("commit")
-    except Exception:
-        connection.execute("rollback")
-        raise
 
 
 def score_rows(
@@ -121,7 +119,7 @@ def trusted_champions(
     connection: duckdb.DuckDBPyConnection, registry: ModelRegistry
 ) -> tuple[dict[str, tuple[IntentModel, ModelCard]], list[str]]:
     """Each level's champion whose latest scores passed the drift check, and why any other is not trusted."""
-    if not table_exists(connection, "ml", "intent_scores"):
+    if not table_exists(connection, "ml.intent_scores"):
         return {}, ["no intent scores have been written"]
     trusted, unavailable = {}, []
     for level in (ACCOUNT_LEVEL, PERSON_LEVEL):
@@ -180,7 +178,7 @@ def served_intent_as_of(
     for level, (model, card) in trusted.items():
         if rows[level].empty:
             continue
-        scores = score_rows(model, card, rows[level], settings, datetime.now(UTC).replace(tzinfo=None))
+        scores = score_rows(model, card, rows[level], settings, utc_now())
         served[level] = {
             row.entity_id: IntentScore(
                 row.probability,
@@ -195,15 +193,11 @@ def served_intent_as_of(
 
 
 def _drift_check_problem(connection: duckdb.DuckDBPyConnection, scored_at: datetime) -> str | None:
-    if not table_exists(connection, "quality", "check_results"):
+    latest = latest_check_result(connection, DRIFT_CHECK)
+    if latest is None and not table_exists(connection, CHECK_RESULTS_TABLE):
         return f"the {DRIFT_CHECK} check has never run"
-    latest = connection.execute(
-        f"select passed, evaluated_at, failures from {CHECK_RESULTS_TABLE} where check_name = ? "
-        "order by evaluated_at desc limit 1",
-        [DRIFT_CHECK],
-    ).fetchone()
-    if latest is None or latest[1] < scored_at:
+    if latest is None or latest.evaluated_at < scored_at:
         return f"the {DRIFT_CHECK} check has not run on the latest scores"
-    if not latest[0]:
-        return f"the {DRIFT_CHECK} check failed: {'; '.join(json.loads(latest[2]))}"
+    if not latest.passed:
+        return f"the {DRIFT_CHECK} check failed: {'; '.join(latest.failures)}"
     return None

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.settings import (
+from dagster_project.core.settings import (
     CONFIG_DIR_ENV,
     DATA_DIR_ENV,
     DUCKDB_PATH_ENV,

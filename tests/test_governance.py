@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from agents.actions import ProposedAction
-from agents.config import ConfigError, load_agent_registry, load_policies, load_surge_rules
-from dagster_project.settings import REPO_ROOT
+from agents.config import load_agent_registry, load_policies, load_surge_rules
+from dagster_project.core.config_files import ConfigError
+from dagster_project.core.settings import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "config"
 

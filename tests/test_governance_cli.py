@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import Result
@@ -18,7 +18,8 @@ from agents.governance.governor import ActionRecord, Governor
 from agents.governance.store import ActionStatus, load_action
 from agents.specialists.account_ads import ABM_CAMPAIGN, AccountAdsAgent, HandoffBrief
 from dagster_project.cli import app
-from dagster_project.warehouse import open_warehouse
+from dagster_project.core.clock import utc_now
+from dagster_project.core.warehouse import open_warehouse
 from tests.conftest import SurgewiseEnv
 
 WIDE = {"COLUMNS": "400"}
@@ -32,7 +33,7 @@ def _cli(*args: str, **env: str) -> Result:
 
 def _recently() -> datetime:
     """A moment just before the CLI's own clock, so approval requests are open and windows contain it."""
-    return datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
+    return utc_now() - timedelta(minutes=1)
 
 
 @pytest.fixture

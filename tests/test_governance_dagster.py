@@ -4,7 +4,7 @@ the governance view in the UI and the audit-chain check."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -12,6 +12,7 @@ import pytest
 
 from agents.config import load_agent_registry, load_policies
 from agents.governance.governor import Governor
+from dagster_project.core.clock import utc_now
 from dagster_project.main_run import run_approved_actions
 from tests.conftest import SurgewiseEnv
 
@@ -20,7 +21,7 @@ DECISION_JOB = "governance_decision_job"
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utc_now()
 
 
 def _query(env: SurgewiseEnv, sql: str, params: list | None = None) -> list[tuple]:

@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 
 from agents.actions import ProposedAction
 from agents.config import AgentRegistry, PolicySet, load_agent_registry, load_policies
-from agents.context import SUPPRESSION_TABLE, email_fingerprint
 from agents.governance import audit
 from agents.governance.governor import ActionRecord, GovernanceError, Governor
 from agents.governance.policy import Verdict
 from agents.governance.store import GLOBAL_CONTROL, pause_state, suppress_person
-from dagster_project.settings import REPO_ROOT
+from dagster_project.core.settings import REPO_ROOT
+from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint
 
 CONFIG_DIR = REPO_ROOT / "config"
 START = datetime(2026, 11, 29, 20, 0)

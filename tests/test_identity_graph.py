@@ -23,7 +23,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from agents.context import email_fingerprint, ensure_suppression_list
+from dagster_project.core.suppression import email_fingerprint, ensure_suppression_list
 from tests.conftest import SurgewiseEnv, surgewise_environment
 from tests.scenario import START, _iso, write_csv, write_jsonl, write_scenario
 

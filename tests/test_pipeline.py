@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import duckdb
 
 from agents.governance import audit
+from dagster_project.core.clock import utc_now
 from tests.conftest import BUILD_JOB, Scenario, SurgewiseEnv
 from tests.scenario import write_csv
 
@@ -200,7 +201,7 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
 def test_a_stale_profile_stops_the_agent_and_says_why(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> None:
     with dg.instance_for_test() as instance:
         (request,) = _surge_requests(definitions, instance)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
         # A batch was loaded after the profile's checks last ran, and dbt never built it into the profile.
         connection.execute(

@@ -26,7 +26,7 @@ from agents.governance.policy import (
     decide,
     local_hour,
 )
-from dagster_project.settings import REPO_ROOT
+from dagster_project.core.settings import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "config"
 NOW = datetime(2026, 11, 25, 10, 0)

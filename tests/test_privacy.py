@@ -18,11 +18,11 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from agents.context import email_fingerprint, is_suppressed
 from agents.governance import audit
 from dagster_project.commands.privacy import explain_app, forget
+from dagster_project.core.settings import apply_environment_defaults
+from dagster_project.core.suppression import email_fingerprint, is_suppressed
 from dagster_project.privacy import tombstones
-from dagster_project.settings import apply_environment_defaults
 from tests.conftest import SurgewiseEnv, surgewise_environment
 from tests.scenario import write_csv, write_jsonl
 from tests.test_quarantine import BUILD_JOB, QUIET, built_market

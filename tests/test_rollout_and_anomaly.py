@@ -14,7 +14,7 @@ from agents.config import AnomalyPolicy, RolloutPlan, load_agent_registry, load_
 from agents.governance.anomaly import RunBehaviour, detect_anomalies
 from agents.governance.governor import ANOMALY_DETECTOR, Governor
 from agents.governance.store import agent_state, pause_state, rollout_phase
-from dagster_project.settings import REPO_ROOT
+from dagster_project.core.settings import REPO_ROOT
 
 NOW = datetime(2026, 11, 25, 15, 0)
 PLAN = RolloutPlan(started_on=date(2026, 11, 1), review_first_decisions=3, handoff_approval_days=30)

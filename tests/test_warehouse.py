@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.warehouse import WarehouseBusyError, open_warehouse
+from dagster_project.core.warehouse import WarehouseBusyError, open_warehouse
 
 HOLD_LOCK = """
 import sys, time, duckdb

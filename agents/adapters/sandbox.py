@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import duckdb
 
 from agents.actions import ProposedAction
+from dagster_project.core.warehouse import table_exists
 
 ENROLMENTS_TABLE = "channel_sandbox.sequence_enrolments"
 CAMPAIGNS_TABLE = "channel_sandbox.ad_campaigns"
@@ -175,11 +176,7 @@ class SandboxAdsAdapter:
 
     def _starting_budget(self, campaign_id: str) -> float:
         """The campaign's recent average daily spend as the ads connector reported it."""
-        exists = self._connection.execute(
-            "select 1 from information_schema.tables where table_schema = 'staging' "
-            "and table_name = 'stg_ads__performance'"
-        ).fetchone()
-        if exists is None:
+        if not table_exists(self._connection, "staging.stg_ads__performance"):
             return DEFAULT_CAMPAIGN_DAILY_BUDGET
         (average,) = self._connection.execute(
             """

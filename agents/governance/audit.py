@@ -29,7 +29,9 @@ import duckdb
 
 from agents.actions import ProposedAction
 from agents.governance.policy import PolicyDecision
-from agents.governance.transactions import retry_on_conflict, transaction
+from dagster_project.core.clock import utc_now
+from dagster_project.core.transactions import retry_on_conflict, transaction
+from dagster_project.core.warehouse import table_exists
 
 AUDIT_SCHEMA = "audit"
 AUDIT_TABLE = f"{AUDIT_SCHEMA}.audit_log"
@@ -134,23 +136,13 @@ _STORED_COLUMNS = (*_HASHED_COLUMNS, "entry_hash")
 # Schema
 
 
-def _audit_tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        name
-        for (name,) in connection.execute(
-            "select table_name from duckdb_tables() where database_name = current_database() and schema_name = ?",
-            [AUDIT_SCHEMA],
-        ).fetchall()
-    }
-
-
 def ensure_audit_log(connection: duckdb.DuckDBPyConnection) -> None:
     """Create the log, its chain head and the subject keys; chain the entries of a log from before the chain."""
 
     def create() -> None:
         connection.execute(f"create schema if not exists {AUDIT_SCHEMA}")
-        existing = _audit_tables(connection)
-        unchained = "audit_log" in existing and "seq" not in _columns(connection, AUDIT_TABLE)
+        had_log, had_head = table_exists(connection, AUDIT_TABLE), table_exists(connection, CHAIN_HEAD_TABLE)
+        unchained = had_log and "seq" not in _columns(connection, AUDIT_TABLE)
         if unchained:
             connection.execute(f"alter table {AUDIT_TABLE} rename to {UNCHAINED_TABLE}")
         connection.execute(
@@ -199,7 +191,7 @@ def ensure_audit_log(connection: duckdb.DuckDBPyConnection) -> None:
             """
         )
         # Only a new log starts at genesis: a head that vanished from a chained log must show as a broken chain.
-        if "chain_head" not in existing and ("audit_log" not in existing or unchained):
+        if not had_head and (not had_log or unchained):
             connection.execute(f"insert into {CHAIN_HEAD_TABLE} values (1, 0, ?)", [GENESIS_HASH])
         if unchained:
             _chain_unchained_log(connection)
@@ -376,7 +368,7 @@ def append(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) -> int:
 def subject_ref(connection: duckdb.DuckDBPyConnection, person_id: str, *, create: bool = False) -> str | None:
     """The audit log's reference to a person: HMAC-SHA256 of their id under their own key. None if they have no
     key (never audited, or forgotten) and `create` is false."""
-    if "subject_keys" not in _audit_tables(connection):
+    if not table_exists(connection, SUBJECT_KEYS_TABLE):
         return None
     row = connection.execute(f"select key from {SUBJECT_KEYS_TABLE} where person_id = ?", [person_id]).fetchone()
     if row is None:
@@ -384,7 +376,7 @@ def subject_ref(connection: duckdb.DuckDBPyConnection, person_id: str, *, create
             return None
         connection.execute(
             f"insert into {SUBJECT_KEYS_TABLE} values (?, ?, ?) on conflict do nothing",
-            [person_id, secrets.token_bytes(32), datetime.now(UTC).replace(tzinfo=None)],
+            [person_id, secrets.token_bytes(32), utc_now()],
         )
         row = connection.execute(f"select key from {SUBJECT_KEYS_TABLE} where person_id = ?", [person_id]).fetchone()
     return hmac.new(bytes(row[0]), person_id.encode(), hashlib.sha256).hexdigest()
@@ -393,7 +385,7 @@ def subject_ref(connection: duckdb.DuckDBPyConnection, person_id: str, *, create
 def forget_subject(connection: duckdb.DuckDBPyConnection, person_id: str) -> bool:
     """Delete a person's subject key (crypto-shredding): their audit entries stay, and the chain stays valid,
     but nothing can link them to the person any more. False if they had no key."""
-    if "subject_keys" not in _audit_tables(connection):
+    if not table_exists(connection, SUBJECT_KEYS_TABLE):
         return False
     deleted = connection.execute(
         f"delete from {SUBJECT_KEYS_TABLE} where person_id = ? returning person_id", [person_id]
@@ -440,7 +432,7 @@ def entries_for_person(connection: duckdb.DuckDBPyConnection, person_id: str) ->
     """Every entry about a person (as the entry's subject or anywhere in its inputs), in chain order; none once
     they are forgotten."""
     reference = subject_ref(connection, person_id)
-    if reference is None or "audit_log" not in _audit_tables(connection):
+    if reference is None or not table_exists(connection, AUDIT_TABLE):
         return []
     return _select(
         connection,
@@ -491,13 +483,12 @@ def _check_links(records: Iterable[Mapping[str, Any]]) -> tuple[int, int, str, l
 
 def verify_chain(connection: duckdb.DuckDBPyConnection) -> ChainReport:
     """Recompute every hash in chain order and compare the end of the chain with its head."""
-    tables = _audit_tables(connection)
-    if "audit_log" not in tables:
+    if not table_exists(connection, AUDIT_TABLE):
         return ChainReport(entries=0, head_hash=GENESIS_HASH)
     count, last_seq, last_hash, problems = _check_links(_records(connection))
     head = (
         connection.execute(f"select seq, entry_hash from {CHAIN_HEAD_TABLE} where id = 1").fetchone()
-        if "chain_head" in tables
+        if table_exists(connection, CHAIN_HEAD_TABLE)
         else None
     )
     if head is None:
@@ -514,7 +505,7 @@ def verify_chain(connection: duckdb.DuckDBPyConnection) -> ChainReport:
 def export_jsonl(connection: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Write every entry in chain order, one canonical JSON object a line with its prev_hash and entry_hash, so
     an auditor can re-verify the chain (`verify_jsonl`). Returns the number of entries."""
-    records = _records(connection) if "audit_log" in _audit_tables(connection) else []
+    records = _records(connection) if table_exists(connection, AUDIT_TABLE) else []
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(_canonical(record) + "\n" for record in records), encoding="utf-8")

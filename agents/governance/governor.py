@@ -22,7 +22,6 @@ import duckdb
 from agents.actions import ProposedAction
 from agents.adapters.sandbox import ChannelAdapter, ExecutionOutcome, sandbox_adapters
 from agents.config import AgentDefinition, AgentRegistry, PolicySet
-from agents.context import email_fingerprint
 from agents.governance import audit
 from agents.governance.anomaly import AnomalyFinding, RunBehaviour, detect_anomalies
 from agents.governance.policy import ActionContext, AgentState, PolicyDecision, Verdict, decide
@@ -51,7 +50,8 @@ from agents.governance.store import (
     suppress_person,
     update_action,
 )
-from agents.governance.transactions import retry_on_conflict, transaction
+from dagster_project.core.suppression import email_fingerprint
+from dagster_project.core.transactions import retry_on_conflict, transaction
 
 ANOMALY_DETECTOR = "surgewise-anomaly-detector"
 """Who pauses an agent on an anomaly; only a human reviewer may resume it."""

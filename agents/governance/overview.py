@@ -10,7 +10,6 @@ from datetime import datetime
 import duckdb
 
 from agents.config import AgentDefinition, AgentRegistry
-from agents.gates import table_exists
 from agents.governance.store import (
     ACTIONS_TABLE,
     ESCALATIONS_TABLE,
@@ -21,6 +20,7 @@ from agents.governance.store import (
     pause_state,
     rollout_phase,
 )
+from dagster_project.core.warehouse import table_exists
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def governance_overview(
 ) -> list[AgentOverview]:
     """Reads only (so `agents list` works on a read-only connection); a warehouse where no agent ever acted
     shows every agent with nothing queued."""
-    governed = table_exists(connection, "governance", "actions")
+    governed = table_exists(connection, "governance.actions")
     overviews = []
     for agent in registry.agents:
         statuses: dict[str, int] = {}

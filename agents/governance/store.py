@@ -19,7 +19,6 @@ import duckdb
 
 from agents.actions import ProposedAction
 from agents.config import AgentDefinition, PolicySet, RolloutPlan
-from agents.context import SUPPRESSION_TABLE, email_fingerprint, ensure_suppression_list, is_suppressed
 from agents.governance.policy import (
     AccountFacts,
     AgentState,
@@ -27,6 +26,12 @@ from agents.governance.policy import (
     ContactFacts,
     PolicyDecision,
     applicable_caps,
+)
+from dagster_project.core.suppression import (
+    SUPPRESSION_TABLE,
+    email_fingerprint,
+    ensure_suppression_list,
+    is_suppressed,
 )
 
 ACTIONS_TABLE = "governance.actions"

@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 
-from dagster_project.settings import DATA_DIR_ENV, DUCKDB_PATH_ENV, env_path
+from dagster_project.core.settings import DATA_DIR_ENV, DUCKDB_PATH_ENV, env_path
 
 
 def make_console() -> Console:

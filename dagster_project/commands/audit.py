@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.commands import make_console, warehouse_path
-from dagster_project.settings import DATA_DIR_ENV, env_path
+from dagster_project.core.settings import DATA_DIR_ENV, env_path
 
 if TYPE_CHECKING:
     from agents.governance.audit import ChainReport
@@ -54,7 +54,7 @@ def verify_command(
 ) -> None:
     """Recompute every entry's hash in order and check the links between them; exit 1 if anything was changed."""
     from agents.governance.audit import verify_chain, verify_jsonl
-    from dagster_project.warehouse import open_warehouse
+    from dagster_project.core.warehouse import open_warehouse
 
     console = make_console()
     if file is not None:
@@ -90,7 +90,7 @@ def export_command(
 ) -> None:
     """Write every entry in order, with its hashes, for an auditor to re-verify without the warehouse."""
     from agents.governance.audit import export_jsonl, verify_chain
-    from dagster_project.warehouse import open_warehouse
+    from dagster_project.core.warehouse import open_warehouse
 
     console = make_console()
     path = warehouse_path(console)

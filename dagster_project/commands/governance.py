@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agents.config import AgentDefinition, AgentRegistry, ConfigError, PolicySet, load_agent_registry, load_policies
+from agents.config import AgentDefinition, AgentRegistry, PolicySet, load_agent_registry, load_policies
 from agents.governance.audit import AUDIT_TABLE, verify_chain
 from agents.governance.governor import GovernanceError, Governor, RollbackResult
 from agents.governance.overview import AgentOverview, governance_overview
@@ -37,8 +37,10 @@ from agents.governance.store import (
     pause_state,
 )
 from dagster_project.commands import make_console, warehouse_path
-from dagster_project.settings import CONFIG_DIR_ENV, env_path
-from dagster_project.warehouse import open_warehouse
+from dagster_project.core.clock import utc_now
+from dagster_project.core.config_files import ConfigError
+from dagster_project.core.settings import CONFIG_DIR_ENV, env_path
+from dagster_project.core.warehouse import open_warehouse, table_exists
 
 agents_app = typer.Typer(
     help="The registered agents: their scope, rollout phase and kill switch.", no_args_is_help=True
@@ -85,7 +87,7 @@ Comment = Annotated[str, typer.Option("--comment", help="Why you decided so (kep
 
 def _now() -> datetime:
     """Naive UTC, as every governance timestamp is stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utc_now()
 
 
 def _fail(console: Console, message: object, label: str = "Refused") -> NoReturn:
@@ -121,18 +123,6 @@ def _governor(console: Console, command: str) -> Iterator[Governor]:
             _fail(console, error)
 
 
-def _has_table(connection: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    """Read-only commands cannot create the governance tables, and a warehouse the governor never ran on
-    has none."""
-    schema, name = qualified.split(".")
-    (count,) = connection.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return count > 0
-
-
 def _known_agent(console: Console, registry: AgentRegistry, agent_id: str) -> AgentDefinition:
     agent = registry.get(agent_id)
     if agent is None:
@@ -148,7 +138,7 @@ def _resolve(console: Console, connection: duckdb.DuckDBPyConnection, key: str) 
             f"select action_id from {ACTIONS_TABLE} where starts_with(action_id, ?) order by action_id limit 3",
             [key],
         ).fetchall()
-        if key and _has_table(connection, ACTIONS_TABLE)
+        if key and table_exists(connection, ACTIONS_TABLE)
         else []
     )
     ids = [action_id for (action_id,) in matches]
@@ -212,7 +202,7 @@ def list_agents() -> None:
     registry, _ = _config(console)
     now = _now()
     with _warehouse(console, read_only=True) as connection:
-        if _has_table(connection, ACTIONS_TABLE) and (everyone := pause_state(connection, GLOBAL_CONTROL)).paused:
+        if table_exists(connection, ACTIONS_TABLE) and (everyone := pause_state(connection, GLOBAL_CONTROL)).paused:
             console.print(f"[red]Global kill switch on[/red]: {escape(everyone.reason)}", highlight=False)
         for overview in governance_overview(connection, registry, now):
             console.print(_agent_table(registry, overview))
@@ -318,7 +308,7 @@ def list_approvals(
         _known_agent(console, registry, agent)
     now = _now()
     with _warehouse(console, read_only=True) as connection:
-        if not _has_table(connection, ACTIONS_TABLE):
+        if not table_exists(connection, ACTIONS_TABLE):
             console.print("No approval requests: the governor has not run on this warehouse yet.")
             return
         # Only queued actions get an expiry, so it marks every action that ever waited for a reviewer.
@@ -473,7 +463,7 @@ def list_actions(
                 "and (? is null or status = ?) order by proposed_at desc, action_id desc limit ?)",
                 [agent, agent, status, status, limit],
             )
-            if _has_table(connection, ACTIONS_TABLE)
+            if table_exists(connection, ACTIONS_TABLE)
             else []
         )
     if not recent:
@@ -685,7 +675,7 @@ def _print_links(console: Console, stored: StoredAction) -> None:
 
 def _audit_entries(connection: duckdb.DuckDBPyConnection, action_id: str) -> list[dict[str, Any]]:
     """The action's own entries and those of the rollback linking to it, in chain order."""
-    if not _has_table(connection, AUDIT_TABLE):
+    if not table_exists(connection, AUDIT_TABLE):
         return []
     cursor = connection.execute(
         f"""

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.commands import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
-from dagster_project.settings import LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV, env_path
+from dagster_project.core.settings import LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV, env_path
 
 explain_app = typer.Typer(help="Explain what the warehouse holds and why.", no_args_is_help=True)
 
@@ -50,8 +50,8 @@ def person_command(
     signals: Annotated[int, typer.Option("--signals", min=0, help="Show this many most recent signals.")] = 20,
 ) -> None:
     """Identities, profile, signals and scores, and every agent action and channel state touching a person."""
+    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.privacy import UnknownPersonError, explain_person
-    from dagster_project.warehouse import open_warehouse
 
     console = make_console()
     path = warehouse_path(console)
@@ -227,9 +227,9 @@ def forget(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Erase a person everywhere, add them to the suppression list, leave a tombstone in the audit log, verify."""
+    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.definitions import defs
     from dagster_project.privacy import UnknownPersonError, forget_person, is_email, resolve_person
-    from dagster_project.warehouse import open_warehouse
     from models.registry import ModelRegistry
 
     console = make_console()

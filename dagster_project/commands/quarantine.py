@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from dagster_project.commands import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
-from dagster_project.settings import LANDING_DIR_ENV, env_path
+from dagster_project.core.settings import LANDING_DIR_ENV, env_path
 
 quarantine_app = typer.Typer(
     help="Rows that failed their source contract: list them, and replay them once the landing file is fixed.",
@@ -27,8 +27,8 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many rows.")] = 50,
 ) -> None:
     """Quarantined rows with their file, line, field and reason, and how many there are per source."""
+    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.quarantine import UnknownSourceError, list_quarantine, quarantine_counts
-    from dagster_project.warehouse import open_warehouse
 
     console = make_console()
     path = warehouse_path(console)

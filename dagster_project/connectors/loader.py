@@ -22,7 +22,6 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from agents.context import email_fingerprint
 from dagster_project.connectors.sources import (
     LOAD_COLUMNS,
     FieldSpec,
@@ -30,6 +29,9 @@ from dagster_project.connectors.sources import (
     FileFormat,
     SourceSpec,
 )
+from dagster_project.core.clock import utc_now
+from dagster_project.core.suppression import email_fingerprint, suppressed_fingerprints
+from dagster_project.core.transactions import transaction
 
 QUARANTINE_TABLE = "raw.quarantine"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -65,17 +67,6 @@ class SourceLoadResult:
     rows_quarantined: int
     rows_suppressed: int = 0
     """Rows about forgotten people, dropped at the door so they are never stored again."""
-
-
-def _suppressed_emails(connection: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    exists = connection.execute(
-        "select 1 from information_schema.tables where table_schema = 'governance' and table_name = 'suppression_list'"
-    ).fetchone()
-    if not exists:
-        return frozenset()
-    return frozenset(
-        row[0] for row in connection.execute("select email_sha256 from governance.suppression_list").fetchall()
-    )
 
 
 def ensure_raw_schema(connection: duckdb.DuckDBPyConnection, sources: tuple[SourceSpec, ...]) -> None:
@@ -328,7 +319,7 @@ def load_source(
             f"select source_file, sha256 from {LOADED_FILES_TABLE} where source = ?", [spec.name]
         ).fetchall()
     )
-    suppressed_emails = _suppressed_emails(connection) if "email" in {f.name for f in spec.fields} else frozenset()
+    suppressed_emails = suppressed_fingerprints(connection) if "email" in {f.name for f in spec.fields} else frozenset()
     files_loaded = files_skipped = rows_loaded = rows_quarantined = rows_suppressed = 0
     for path in _landing_files(spec, landing_dir):
         data = path.read_bytes()
@@ -338,10 +329,9 @@ def load_source(
             files_skipped += 1
             continue
         columns, quarantined, suppressed = validate_file(spec, data, suppressed_emails)
-        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        loaded_at = utc_now()
         landed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-        connection.execute("begin transaction")
-        try:
+        with transaction(connection):
             if source_file in loaded_hashes:
                 connection.execute(f"delete from {spec.table} where _source_file = ?", [source_file])
                 connection.execute(
@@ -362,10 +352,6 @@ def load_source(
                 f"insert into {LOADED_FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [spec.name, source_file, digest, batch_id, landed_at, loaded_at, inserted, len(quarantined)],
             )
-            connection.execute("commit")
-        except Exception:
-            connection.execute("rollback")
-            raise
         files_loaded += 1
         rows_loaded += inserted
         rows_quarantined += len(quarantined)

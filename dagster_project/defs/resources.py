@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV
 from dagster_project.defs.transform.project import surgewise_dbt_project
 from dagster_project.resources import DuckDBWarehouse, LandingZone, ModelStore, SurgewiseConfig
-from dagster_project.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV
 
 
 @dg.definitions

@@ -1,11 +1,12 @@
 """Agent runs as assets downstream of the marts, so lineage shows which data every action came from."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import dagster as dg
 
 from agents.orchestrator import execute_approved_actions, respond_to_surge
 from agents.surge import detect_account_surges
+from dagster_project.core.clock import utc_now
 from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 
 
@@ -62,7 +63,7 @@ def sdr_sequence_enrolments(
             registry=surgewise_config.agent_registry(),
             policies=surgewise_config.policies(),
             run_id=context.run_id,
-            now=datetime.now(UTC).replace(tzinfo=None),
+            now=utc_now(),
             model_registry=model_store.registry(),
             model_settings=surgewise_config.model_settings(),
         )
@@ -101,7 +102,7 @@ def approved_action_executions(
             registry=surgewise_config.agent_registry(),
             policies=surgewise_config.policies(),
             run_id=context.run_id,
-            now=datetime.now(UTC).replace(tzinfo=None),
+            now=utc_now(),
         )
     outcomes: dict[str, int] = {}
     for record in records:

@@ -5,9 +5,9 @@ import hashlib
 import dagster as dg
 import duckdb
 
+from dagster_project.core.warehouse import WarehouseBusyError
 from dagster_project.defs.automation.jobs import model_training_job
 from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
-from dagster_project.warehouse import WarehouseBusyError
 from models.retraining import retraining_reasons
 
 

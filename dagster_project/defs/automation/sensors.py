@@ -1,7 +1,6 @@
 """Sensors that watch the marts and wake the agents when a human-set threshold is crossed."""
 
 import hashlib
-from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -10,9 +9,10 @@ from agents.gates import failing_gates
 from agents.governance.store import ACTIONS_TABLE, ActionStatus
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import detect_account_surges
+from dagster_project.core.clock import utc_now
+from dagster_project.core.warehouse import WarehouseBusyError
 from dagster_project.defs.agents.assets import account_surge_agent_job, approved_actions_job, sdr_sequence_enrolments
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
-from dagster_project.warehouse import WarehouseBusyError
 
 
 @dg.sensor(
@@ -79,7 +79,7 @@ def account_intent_surge(
     ),
 )
 def approved_actions(context: dg.SensorEvaluationContext, warehouse: DuckDBWarehouse) -> dg.RunRequest | dg.SkipReason:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     try:
         with warehouse.connect(read_only=True, lock_timeout_seconds=5.0) as connection:
             due = connection.execute(

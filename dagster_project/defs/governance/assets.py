@@ -1,12 +1,11 @@
 """The governance view in the Dagster UI: every agent's scope, phase, pause state and queue, and a check
 that the audit log's hash chain is intact."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from agents.governance import audit
 from agents.governance.overview import governance_overview
+from dagster_project.core.clock import utc_now
 from dagster_project.defs.agents.assets import AGENT_GOVERNANCE, approved_action_executions, sdr_sequence_enrolments
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
 
@@ -40,7 +39,7 @@ def agent_governance(
 ) -> dg.MaterializeResult:
     registry = surgewise_config.agent_registry()
     with warehouse.connect() as connection:
-        rows = governance_overview(connection, registry, datetime.now(UTC).replace(tzinfo=None))
+        rows = governance_overview(connection, registry, utc_now())
     metadata: dict[str, object] = {"agents": dg.MetadataValue.md(_overview_table(rows))}
     for row in rows:
         metadata[f"{row.agent.id}/phase"] = row.rollout.phase

@@ -2,13 +2,13 @@
 approve or reject a queued action, pause or resume an agent, or roll back an action — the same Governor
 calls as the CLI, with the same identity and role checks, recorded in the audit log."""
 
-from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
 
 from agents.governance.governor import GovernanceError, Governor
 from agents.governance.overview import governance_overview
+from dagster_project.core.clock import utc_now
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
 
 
@@ -29,7 +29,7 @@ def apply_governance_decision(
     warehouse: DuckDBWarehouse,
     surgewise_config: SurgewiseConfig,
 ) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     with warehouse.connect() as connection:
         governor = Governor(connection, surgewise_config.agent_registry(), surgewise_config.policies(), context.run_id)
         try:

@@ -5,11 +5,12 @@ model's held-out metrics, charts and card are the asset's metadata, so RevOps se
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 import pandas as pd
 
+from dagster_project.core.clock import utc_now
 from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 from models.aql import qualify_leads
 from models.charts import model_report
@@ -43,7 +44,7 @@ READ_SOURCES = [
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utc_now()
 
 
 @dg.asset(

@@ -1,10 +1,9 @@
 """The drift check on the intent scores: agents read scores only while it passes."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from agents.gates import CheckOutcome, record_check_result
+from dagster_project.core.check_results import CheckOutcome, record_check_result
+from dagster_project.core.clock import utc_now
 from dagster_project.defs.ml.assets import intent_scores
 from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 from models.drift import population_stability
@@ -54,7 +53,7 @@ def intent_feature_drift(
                 check_name=DRIFT_CHECK,
                 asset="intent_scores",
                 passed=passed,
-                evaluated_at=datetime.now(UTC).replace(tzinfo=None),
+                evaluated_at=utc_now(),
                 failures=tuple(failures),
                 run_id=context.run.run_id,
             ),

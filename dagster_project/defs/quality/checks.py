@@ -1,13 +1,12 @@
 """Great Expectations suites as blocking asset checks: failed data stops the agents that read it."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from agents.gates import CheckOutcome, record_check_result
+from dagster_project.core.check_results import CheckOutcome, record_check_result
+from dagster_project.core.clock import utc_now
+from dagster_project.core.settings import EXPECTATIONS_DIR
 from dagster_project.quality import validate_dataframe
 from dagster_project.resources import DuckDBWarehouse
-from dagster_project.settings import EXPECTATIONS_DIR
 
 
 @dg.asset_check(
@@ -30,7 +29,7 @@ def dim_person_expectations(context: dg.AssetCheckExecutionContext, warehouse: D
                 check_name="dim_person_expectations",
                 asset="dim_person",
                 passed=result.success,
-                evaluated_at=datetime.now(UTC).replace(tzinfo=None),
+                evaluated_at=utc_now(),
                 failures=failures,
                 run_id=context.run.run_id,
             ),

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from agents.gates import CheckOutcome, record_check_result
+from dagster_project.core.check_results import CheckOutcome, record_check_result
+from dagster_project.core.clock import utc_now
 from dagster_project.defs.transform.project import surgewise_dbt_project
 from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
 
@@ -74,7 +75,7 @@ def dim_person_freshness(
                 check_name="dim_person_freshness",
                 asset="dim_person",
                 passed=not problems,
-                evaluated_at=datetime.now(UTC).replace(tzinfo=None),
+                evaluated_at=utc_now(),
                 failures=tuple(problems),
                 run_id=context.run.run_id,
             ),

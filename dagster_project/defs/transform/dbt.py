@@ -6,7 +6,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from dagster_project.core.suppression import ensure_suppression_list
 from dagster_project.defs.transform.project import surgewise_dbt_project
+from dagster_project.resources import DuckDBWarehouse
 
 
 class SurgewiseDbtTranslator(DagsterDbtTranslator):
@@ -31,5 +33,10 @@ class SurgewiseDbtTranslator(DagsterDbtTranslator):
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
     ),
 )
-def surgewise_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def surgewise_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
+) -> Iterator[Any]:
+    # The identity graph reads the suppression list as a source: it exists (if empty) before any build.
+    with warehouse.connect() as connection:
+        ensure_suppression_list(connection)
     yield from dbt.cli(["build"], context=context).stream()

@@ -2,7 +2,7 @@
 
 from dagster_dbt import DbtProject
 
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.core.settings import DBT_PROJECT_DIR
 
 surgewise_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 surgewise_dbt_project.prepare_if_dev()

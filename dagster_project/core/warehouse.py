@@ -18,6 +18,19 @@ import duckdb
 DEFAULT_LOCK_TIMEOUT_SECONDS = 120.0
 
 
+def table_exists(connection: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    """Whether `schema.table` (a table or a view) exists in this warehouse; readers ask before a first build."""
+    schema, name = qualified_name.split(".")
+    return (
+        connection.execute(
+            "select 1 from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()
+        is not None
+    )
+
+
 class WarehouseBusyError(RuntimeError):
     """Another process holds the DuckDB write lock for longer than we were willing to wait."""
 

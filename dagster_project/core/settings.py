@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DATA_DIR_ENV = "SURGEWISE_DATA_DIR"
 DUCKDB_PATH_ENV = "SURGEWISE_DUCKDB_PATH"
