@@ -22,7 +22,7 @@ from agents.actions import ProposedAction
 from agents.governance import audit
 from agents.governance.audit import AuditEntry, AuditEvent
 from agents.governance.policy import PolicyDecision, RuleResult, Verdict
-from dagster_project.commands.audit import audit_app
+from dagster_project.cli.audit_commands import audit_app
 from tests.conftest import SurgewiseEnv
 
 JANE, OMAR = "per_jane_7f3a", "per_omar_19c2"

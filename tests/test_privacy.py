@@ -19,7 +19,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from agents.governance import audit
-from dagster_project.commands.privacy import explain_app, forget
+from dagster_project.cli.explain_commands import explain_app
+from dagster_project.cli.forget_command import forget
 from dagster_project.core.settings import apply_environment_defaults
 from dagster_project.core.suppression import email_fingerprint, is_suppressed
 from dagster_project.privacy import tombstones

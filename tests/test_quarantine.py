@@ -17,7 +17,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dagster_project.commands.quarantine import quarantine_app
+from dagster_project.cli.quarantine_commands import quarantine_app
 from dagster_project.core.settings import apply_environment_defaults
 from tests.conftest import SurgewiseEnv, surgewise_environment
 from tests.scenario import write_jsonl, write_scenario

@@ -8,6 +8,7 @@ defaults (everything under `./data`) for the CLI and `dagster dev`; it never ove
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -18,9 +19,11 @@ LANDING_DIR_ENV = "SURGEWISE_LANDING_DIR"
 GROUND_TRUTH_DIR_ENV = "SURGEWISE_GROUND_TRUTH_DIR"
 CONFIG_DIR_ENV = "SURGEWISE_CONFIG_DIR"
 MODEL_REGISTRY_DIR_ENV = "SURGEWISE_MODEL_REGISTRY_DIR"
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+DAGSTER_INSTANCE_TEMPLATE = REPO_ROOT / "dagster_project" / "dagster.yaml"
 
 
 def apply_environment_defaults() -> None:
@@ -37,6 +40,16 @@ def apply_environment_defaults() -> None:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def ensure_dagster_home() -> Path:
+    """Keep Dagster's runs and event logs under the data directory (`$DAGSTER_HOME`, default
+    data/dagster_home), so `make ui` shows the runs `surgewise` started."""
+    home = Path(os.environ.setdefault(DAGSTER_HOME_ENV, str(env_path(DATA_DIR_ENV) / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(DAGSTER_INSTANCE_TEMPLATE, home / "dagster.yaml")
+    return home
 
 
 def env_path(name: str) -> Path:

@@ -1,18 +1,10 @@
-"""User-facing data commands of the `surgewise` CLI, as typer apps the main app registers.
-
-- `commands.quarantine.quarantine_app` (`surgewise quarantine list|replay`): rows that failed a source contract;
-- `commands.privacy.explain_app` (`surgewise explain person`): everything held about one person;
-- `commands.privacy.forget` (`surgewise forget`): erase a person, suppress them and verify nothing is left.
-
-This package holds the shared helpers of those commands.
-"""
+"""What every `surgewise` command shares: a console sized to its terminal, dbt's log kept out of the report,
+the warehouse path and the Dagster instance the runs use."""
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -21,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 
-from dagster_project.core.settings import DATA_DIR_ENV, DUCKDB_PATH_ENV, env_path
+from dagster_project.core.settings import DUCKDB_PATH_ENV, ensure_dagster_home, env_path
 
 
 def make_console() -> Console:
@@ -55,10 +47,7 @@ def warehouse_path(console: Console) -> Path | None:
 @contextmanager
 def dagster_instance() -> Iterator[dg.DagsterInstance]:
     """The Dagster instance `surgewise run` uses (runs under `$DAGSTER_HOME`, default data/dagster_home)."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(env_path(DATA_DIR_ENV) / "dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(Path(__file__).parent.parent / "dagster.yaml", home / "dagster.yaml")
+    ensure_dagster_home()
     with dg.DagsterInstance.get() as instance:
         yield instance
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dagster_project.commands import make_console, warehouse_path
+from dagster_project.cli.console import make_console, warehouse_path
 from dagster_project.core.settings import DATA_DIR_ENV, env_path
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dagster_project.commands import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
+from dagster_project.cli.console import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
 from dagster_project.core.settings import LANDING_DIR_ENV, env_path
 
 quarantine_app = typer.Typer(

@@ -1,11 +1,9 @@
-"""The `surgewise` command line: simulate a market and run the main job end to end."""
+"""`surgewise simulate|run|evaluate`: write a simulated market, run the main job end to end on it, and score
+the result against the simulator's hidden ground truth."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,14 +18,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from dagster_project.commands.audit import audit_app
-from dagster_project.commands.governance import actions_app, agents_app, approvals_app, contacts_app, explain_action
-from dagster_project.commands.privacy import explain_app, forget
-from dagster_project.commands.quarantine import quarantine_app
+from dagster_project.cli.console import make_console
 from dagster_project.core.settings import (
     GROUND_TRUTH_DIR_ENV,
     LANDING_DIR_ENV,
-    apply_environment_defaults,
+    ensure_dagster_home,
     env_path,
 )
 from dagster_project.simulator.landing import DEFAULT_DAYS, DEFAULT_START_DATE
@@ -37,39 +32,12 @@ DEFAULT_START_ISO = DEFAULT_START_DATE.isoformat()
 if TYPE_CHECKING:
     from dagster_project.main_run import MainRunReport
 
-app = typer.Typer(help="Surgewise: governed agentic marketing on your data platform.", no_args_is_help=True)
-app.add_typer(quarantine_app, name="quarantine")
-app.add_typer(explain_app, name="explain")
-app.command("forget")(forget)
-app.add_typer(agents_app, name="agents")
-app.add_typer(approvals_app, name="approvals")
-app.add_typer(audit_app, name="audit")
-app.add_typer(actions_app, name="actions")
-app.add_typer(contacts_app, name="contacts")
-explain_app.command("action")(explain_action)
-console = Console()
-
 Seed = Annotated[int, typer.Option(help="Random seed of the simulated market.")]
 Accounts = Annotated[int, typer.Option(min=1, help="Number of simulated accounts.")]
 Days = Annotated[int, typer.Option(min=1, help="Number of simulated days (one micro-batch per day).")]
 StartDate = Annotated[str, typer.Option(help="First simulated day (ISO date).")]
 
 
-def _ensure_dagster_home() -> Path:
-    """Keep Dagster's runs and event logs under the data directory, so `make ui` shows `make run`'s runs."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(env_path("SURGEWISE_DATA_DIR") / "dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(Path(__file__).with_name("dagster.yaml"), home / "dagster.yaml")
-    return home
-
-
-@app.callback()
-def main() -> None:
-    apply_environment_defaults()
-
-
-@app.command("simulate")
 def simulate_command(
     seed: Seed = 42,
     accounts: Accounts = 200,
@@ -77,6 +45,7 @@ def simulate_command(
     start_date: StartDate = DEFAULT_START_ISO,
 ) -> None:
     """Write a seeded synthetic B2B market into the landing zone (ground truth kept apart)."""
+    console = make_console()
     from dagster_project.simulator import simulate
 
     with Progress(
@@ -103,7 +72,6 @@ def simulate_command(
     )
 
 
-@app.command("run")
 def run_command(
     seed: Seed = 42,
     accounts: Accounts = 200,
@@ -115,15 +83,16 @@ def run_command(
     interval: Annotated[float, typer.Option(min=0, help="Seconds between live batches.")] = 5.0,
 ) -> None:
     """Simulate → load → dbt → data checks → surge sensor → governed SDR agent → audit, then summarise."""
+    console = make_console()
     if live:
-        _run_live(seed=seed, accounts=accounts, days=days, start_date=start_date, interval=interval)
+        _run_live(console, seed=seed, accounts=accounts, days=days, start_date=start_date, interval=interval)
         return
     import dagster as dg
 
     from dagster_project.definitions import defs
     from dagster_project.main_run import run_main_job
 
-    _ensure_dagster_home()
+    ensure_dagster_home()
     with (
         dg.DagsterInstance.get() as instance,
         Progress(
@@ -154,32 +123,14 @@ def run_command(
             on_day=lambda day, total: progress.update(days_task, completed=day + 1),
         )
         progress.update(stage, description="Done", total=1, completed=1)
-    _print_report(report)
+    _print_report(console, report)
     if not report.build_succeeded or report.agent_runs_failed or report.training_failed:
         raise typer.Exit(code=1)
 
 
-@app.command("models")
-def models_command() -> None:
-    """The model registry: each model's champion, its held-out figures against its baseline, and what the
-    latest training attempt did."""
-    from dagster_project.core.settings import MODEL_REGISTRY_DIR_ENV
-    from dagster_project.main_run import MODEL_NAMES, model_status
-    from models.registry import ModelRegistry
-
-    registry = ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV))
-    table = Table("model", "champion", "held-out figures", "versions", "latest training", title=str(registry.root))
-    for name in MODEL_NAMES:
-        status = model_status(registry, name)
-        table.add_row(
-            name, status.champion or "none", status.headline, str(len(registry.versions(name))), status.last_decision
-        )
-    console.print(table)
-
-
-@app.command("evaluate")
 def evaluate_command() -> None:
     """Against the simulator's hidden ground truth: surge rules, AQL against MQL, send times against 10:00."""
+    console = make_console()
     from agents.config import load_surge_rules
     from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV
     from dagster_project.core.warehouse import open_warehouse
@@ -257,7 +208,7 @@ def _share(hits: int, total: int) -> str:
     return f"{hits / total:.0%}" if total else "n/a"
 
 
-def _run_live(*, seed: int, accounts: int, days: int, start_date: str, interval: float) -> None:
+def _run_live(console: Console, *, seed: int, accounts: int, days: int, start_date: str, interval: float) -> None:
     """Drop the simulated market into the landing zone batch by batch; `make ui`'s sensors do the rest."""
     from dagster_project.live import deliver_live
     from dagster_project.simulator import simulate
@@ -285,7 +236,7 @@ def _run_live(*, seed: int, accounts: int, days: int, start_date: str, interval:
     )
 
 
-def _print_report(report: MainRunReport) -> None:
+def _print_report(console: Console, report: MainRunReport) -> None:
     loads = Table("source", "files", "rows loaded", "rows quarantined", title="Connectors → raw (this run)")
     for load in report.loads:
         loads.add_row(load.source, str(load.files), f"{load.rows_loaded:,}", f"{load.rows_quarantined:,}")
