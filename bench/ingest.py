@@ -36,7 +36,8 @@ def _measure(target_events: int) -> dict:
     from dagster_project.core.settings import DUCKDB_PATH_ENV, GROUND_TRUTH_DIR_ENV, LANDING_DIR_ENV, env_path
     from dagster_project.core.warehouse import open_warehouse
     from dagster_project.definitions import defs
-    from dagster_project.live import pending_batches, release_batch
+    from dagster_project.lib.names import BUILD_JOB
+    from dagster_project.run.live import pending_batches, release_batch
     from dagster_project.simulator import simulate
 
     accounts = max(2, round(target_events / (DAYS * EVENTS_PER_ACCOUNT_DAY)))
@@ -49,7 +50,7 @@ def _measure(target_events: int) -> dict:
     for batch in batches[:-1]:
         release_batch(outbox, landing, batch)
 
-    build = defs().resolve_job_def("surgewise_build_job")
+    build = defs().resolve_job_def(BUILD_JOB)
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
     def timed_build(instance: dg.DagsterInstance) -> float:

@@ -184,3 +184,53 @@ def write_scenario(landing_dir: Path) -> None:
     write_jsonl(landing_dir / "web_events" / "batch_20261001.jsonl", page_views)
     write_jsonl(landing_dir / "form_fills" / "batch_20261001.jsonl", form_fills)
     write_jsonl(landing_dir / "email_events" / "batch_20261001.jsonl", email_events)
+
+
+# A second batch with rows that fail their source contract, for the quarantine and privacy tests.
+
+FIXABLE_FILE = "form_fills/batch_20261002.jsonl"
+UNFIXED_FILE = "web_events/batch_20261002.jsonl"
+
+GOOD_FORM_FILL = {
+    "form_fill_id": "ff_kim",
+    "anonymous_id": "anon_kim",
+    "occurred_at": "2026-10-02T10:00:00Z",
+    "email": "kim.lee@surge.example",
+    "form_name": "webinar",
+}
+FORM_FILL_WITHOUT_EMAIL = {
+    "form_fill_id": "ff_pat",
+    "anonymous_id": "anon_pat",
+    "occurred_at": "2026-10-02T11:00:00Z",
+    "form_name": "webinar",
+}
+PAGE_VIEW_WITH_UNKNOWN_CATEGORY = {
+    "event_id": "pv_unknown_category",
+    "anonymous_id": "anon_jane",
+    "occurred_at": "2026-10-02T12:00:00Z",
+    "url": "https://surgewise.example/pricing",
+    "content_category": "pricing-page",
+    "user_agent": "Mozilla/5.0 (Macintosh) Safari/605.1",
+    "session_id": "s_unknown",
+}
+
+
+FORWARDED_EMAIL_OPEN = {
+    "event_id": "em_forwarded",
+    "email": "omar.ali@surge.example",
+    "campaign_id": "cmp_launch",
+    "event_type": "open",
+    "occurred_at": "2026-10-02T13:00:00Z",
+    "forwarded_by": "Jane.Doe@surge.example",
+}
+"""Omar's row, with an unknown field (kept as JSON in raw) that names Jane."""
+
+
+def write_bad_rows(landing_dir: Path) -> None:
+    """A second batch: a form fill missing its e-mail (fixable), a page view of an unknown category and a
+    line that is not JSON (left as they are), and an e-mail open carrying an unknown field."""
+    write_jsonl(landing_dir / FIXABLE_FILE, [GOOD_FORM_FILL, FORM_FILL_WITHOUT_EMAIL])
+    write_jsonl(landing_dir / UNFIXED_FILE, [PAGE_VIEW_WITH_UNKNOWN_CATEGORY])
+    with (landing_dir / UNFIXED_FILE).open("a") as handle:
+        handle.write('{"event_id": "pv_cut_off", "anonymous_id": \n')
+    write_jsonl(landing_dir / "email_events" / "batch_20261002.jsonl", [FORWARDED_EMAIL_OPEN])

@@ -157,7 +157,7 @@ def execute_approved() -> None:
     (approved actions execute after every rule is re-checked; overdue requests expire)."""
     from dagster_project.cli.console import dagster_instance
     from dagster_project.definitions import defs
-    from dagster_project.main_run import run_approved_actions
+    from dagster_project.run.driver import run_approved_actions
 
     console = make_console()
     if warehouse_path(console) is None:

@@ -11,7 +11,7 @@ from dagster_project.core.settings import MODEL_REGISTRY_DIR_ENV, env_path
 def models_command() -> None:
     """The model registry: each model's champion, its held-out figures against its baseline, and what the
     latest training attempt did."""
-    from dagster_project.main_run import MODEL_NAMES, model_status
+    from dagster_project.run.report import MODEL_NAMES, model_status
     from models.registry import ModelRegistry
 
     console = make_console()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from dagster_project.cli.console import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
 from dagster_project.core.settings import LANDING_DIR_ENV, env_path
+
+if TYPE_CHECKING:
+    from dagster_project.run.quarantine_replay import ReplayReport
 
 quarantine_app = typer.Typer(
     help="Rows that failed their source contract: list them, and replay them once the landing file is fixed.",
@@ -28,7 +32,7 @@ def list_command(
 ) -> None:
     """Quarantined rows with their file, line, field and reason, and how many there are per source."""
     from dagster_project.core.warehouse import open_warehouse
-    from dagster_project.quarantine import UnknownSourceError, list_quarantine, quarantine_counts
+    from dagster_project.run.quarantine_replay import UnknownSourceError, list_quarantine, quarantine_counts
 
     console = make_console()
     path = warehouse_path(console)
@@ -67,7 +71,7 @@ def list_command(
 def replay_command(source: SourceOption = None) -> None:
     """Reload fixed landing files (the build job), then report what left quarantine and what is still there."""
     from dagster_project.definitions import defs
-    from dagster_project.quarantine import FileStatus, UnknownSourceError, check_source, replay_quarantine
+    from dagster_project.run.quarantine_replay import UnknownSourceError, check_source, replay_quarantine
 
     console = make_console()
     try:
@@ -86,6 +90,24 @@ def replay_command(source: SourceOption = None) -> None:
         report = replay_quarantine(
             defs(), instance, duckdb_path=path, landing_dir=env_path(LANDING_DIR_ENV), source=source
         )
+
+    _print_replay(console, report, source)
+    console.print(
+        f"{report.recovered} row(s) recovered, {report.still_quarantined} still quarantined "
+        "(kept in raw.quarantine; nothing is lost).",
+        highlight=False,
+    )
+    if not report.build.succeeded:
+        console.print(log_tail(log), highlight=False, markup=False)
+        console.print(
+            f"[red]Build failed in: {', '.join(report.build.failed_steps) or 'unknown step'}[/red]", highlight=False
+        )
+        raise typer.Exit(code=1)
+
+
+def _print_replay(console: Console, report: ReplayReport, source: str | None) -> None:
+    """Per source what left quarantine; then every row still there, with what to do about its file."""
+    from dagster_project.run.quarantine_replay import FileStatus
 
     summary = Table(
         "source",
@@ -124,14 +146,3 @@ def replay_command(source: SourceOption = None) -> None:
                 status = f"{status}: fix the file, then replay"
             table.add_row(row.source, row.source_file, str(row.source_line), row.field, row.reason, status)
         console.print(table)
-    console.print(
-        f"{report.recovered} row(s) recovered, {report.still_quarantined} still quarantined "
-        "(kept in raw.quarantine; nothing is lost).",
-        highlight=False,
-    )
-    if not report.build.succeeded:
-        console.print(log_tail(log), highlight=False, markup=False)
-        console.print(
-            f"[red]Build failed in: {', '.join(report.build.failed_steps) or 'unknown step'}[/red]", highlight=False
-        )
-        raise typer.Exit(code=1)

@@ -30,7 +30,8 @@ from dagster_project.simulator.landing import DEFAULT_DAYS, DEFAULT_START_DATE
 DEFAULT_START_ISO = DEFAULT_START_DATE.isoformat()
 
 if TYPE_CHECKING:
-    from dagster_project.main_run import MainRunReport
+    from dagster_project.run.report import MainRunReport
+    from dagster_project.simulator.evaluation import GroundTruthEvaluation
 
 Seed = Annotated[int, typer.Option(help="Random seed of the simulated market.")]
 Accounts = Annotated[int, typer.Option(min=1, help="Number of simulated accounts.")]
@@ -90,7 +91,7 @@ def run_command(
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.main_run import run_main_job
+    from dagster_project.run.driver import run_main_job
 
     ensure_dagster_home()
     with (
@@ -130,33 +131,29 @@ def run_command(
 
 def evaluate_command() -> None:
     """Against the simulator's hidden ground truth: surge rules, AQL against MQL, send times against 10:00."""
-    console = make_console()
-    from agents.config import load_surge_rules
     from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV
-    from dagster_project.core.warehouse import open_warehouse
-    from dagster_project.evaluation import (
-        compare_lead_flags,
-        compare_send_times,
-        evaluate_surge_rules,
-        load_buying_windows,
-    )
-    from models.config import load_model_settings
-    from models.registry import ModelRegistry
+    from dagster_project.simulator.evaluation import NoGroundTruthError, evaluate_against_ground_truth
 
+    console = make_console()
     truth = env_path(GROUND_TRUTH_DIR_ENV)
-    if not (truth / "buying_windows.json").exists():
-        console.print(f"[red]No ground truth in {truth}: run `surgewise run` (or `surgewise simulate`) first.[/red]")
-        raise typer.Exit(code=1)
-    rules = load_surge_rules(env_path(CONFIG_DIR_ENV))
-    settings = load_model_settings(env_path(CONFIG_DIR_ENV))
-    with open_warehouse(env_path(DUCKDB_PATH_ENV), read_only=True) as connection:
-        evaluations = evaluate_surge_rules(
-            connection, load_buying_windows(truth), rules.account_intent_surge, rules.quality_weighted_surge
+    try:
+        result = evaluate_against_ground_truth(
+            truth,
+            config_dir=env_path(CONFIG_DIR_ENV),
+            warehouse_path=env_path(DUCKDB_PATH_ENV),
+            model_registry_dir=env_path(MODEL_REGISTRY_DIR_ENV),
         )
-        leads = compare_lead_flags(connection, ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)), settings, truth)
-        send_times = compare_send_times(connection, truth, settings.send_time.fixed_baseline_local_hour)
+    except NoGroundTruthError:
+        console.print(f"[red]No ground truth in {truth}: run `surgewise run` (or `surgewise simulate`) first.[/red]")
+        raise typer.Exit(code=1) from None
+    console.print(_surge_rules_table(result))
+    _print_lead_flags(console, result)
+    _print_send_times(console, result)
+
+
+def _surge_rules_table(result: GroundTruthEvaluation) -> Table:
     table = Table("rule", "surges", "in a true window", "precision", "windows found", "recall", "definition")
-    for evaluation in evaluations:
+    for evaluation in result.surge_rules:
         accuracy = evaluation.accuracy
         table.add_row(
             evaluation.rule,
@@ -167,41 +164,52 @@ def evaluate_command() -> None:
             f"{accuracy.recall:.0%}",
             evaluation.description,
         )
-    console.print(table)
-    if isinstance(leads, str):
-        console.print(f"Leads: {leads}")
-    else:
-        lead_table = Table(
-            "flag",
-            "people flagged",
-            "became an opportunity",
-            "conversion",
-            "accounts",
-            "accounts converted",
-            title=f"Leads on the person model's held-out days: opportunity within {settings.intent.horizon_days} "
-            "days of the first flag (ground truth)",
+    return table
+
+
+def _print_lead_flags(console: Console, result: GroundTruthEvaluation) -> None:
+    from dagster_project.simulator.evaluation import Unavailable
+
+    if isinstance(result.lead_flags, Unavailable):
+        console.print(f"Leads: {result.lead_flags.reason}")
+        return
+    lead_table = Table(
+        "flag",
+        "people flagged",
+        "became an opportunity",
+        "conversion",
+        "accounts",
+        "accounts converted",
+        title=f"Leads on the person model's held-out days: opportunity within {result.lead_horizon_days} "
+        "days of the first flag (ground truth)",
+    )
+    for outcome in result.lead_flags:
+        lead_table.add_row(
+            outcome.flag,
+            str(outcome.people),
+            str(outcome.converted),
+            f"{outcome.conversion_rate:.0%}",
+            str(outcome.accounts),
+            str(outcome.accounts_converted),
         )
-        for outcome in leads:
-            lead_table.add_row(
-                outcome.flag,
-                str(outcome.people),
-                str(outcome.converted),
-                f"{outcome.conversion_rate:.0%}",
-                str(outcome.accounts),
-                str(outcome.accounts_converted),
-            )
-        console.print(lead_table)
-    if isinstance(send_times, str):
-        console.print(f"Send times: {send_times}")
-    else:
-        console.print(
-            f"Send times: the recommended hour is within an hour of the contact's hidden reading hour for "
-            f"{_share(send_times.model_hits, send_times.contacts)} of {send_times.contacts} CRM contacts "
-            f"(10:00 for everyone: {_share(send_times.fixed_hour_hits, send_times.contacts)}); for the "
-            f"{send_times.contacts_without_history} with no reads of their own (segment estimate): "
-            f"{_share(send_times.model_hits_without_history, send_times.contacts_without_history)}.",
-            highlight=False,
-        )
+    console.print(lead_table)
+
+
+def _print_send_times(console: Console, result: GroundTruthEvaluation) -> None:
+    from dagster_project.simulator.evaluation import Unavailable
+
+    send_times = result.send_times
+    if isinstance(send_times, Unavailable):
+        console.print(f"Send times: {send_times.reason}")
+        return
+    console.print(
+        f"Send times: the recommended hour is within an hour of the contact's hidden reading hour for "
+        f"{_share(send_times.model_hits, send_times.contacts)} of {send_times.contacts} CRM contacts "
+        f"({result.fixed_send_hour:02d}:00 for everyone: {_share(send_times.fixed_hour_hits, send_times.contacts)}); "
+        f"for the {send_times.contacts_without_history} with no reads of their own (segment estimate): "
+        f"{_share(send_times.model_hits_without_history, send_times.contacts_without_history)}.",
+        highlight=False,
+    )
 
 
 def _share(hits: int, total: int) -> str:
@@ -210,7 +218,7 @@ def _share(hits: int, total: int) -> str:
 
 def _run_live(console: Console, *, seed: int, accounts: int, days: int, start_date: str, interval: float) -> None:
     """Drop the simulated market into the landing zone batch by batch; `make ui`'s sensors do the rest."""
-    from dagster_project.live import deliver_live
+    from dagster_project.run.live import deliver_live
     from dagster_project.simulator import simulate
 
     outbox = env_path("SURGEWISE_DATA_DIR") / "outbox"
@@ -238,12 +246,12 @@ def _run_live(console: Console, *, seed: int, accounts: int, days: int, start_da
 
 def _print_report(console: Console, report: MainRunReport) -> None:
     loads = Table("source", "files", "rows loaded", "rows quarantined", title="Connectors → raw (this run)")
-    for load in report.loads:
+    for load in report.warehouse.loads:
         loads.add_row(load.source, str(load.files), f"{load.rows_loaded:,}", f"{load.rows_quarantined:,}")
-    if not report.loads:
+    if not report.warehouse.loads:
         loads.add_row("(no new landing files)", "0", "0", "0")
     console.print(loads)
-    for source_file, line, field, reason in report.quarantine_examples:
+    for source_file, line, field, reason in report.warehouse.quarantine_examples:
         console.print(f"  quarantined {source_file} line {line}, field {field}: {reason}", highlight=False)
 
     steps = Table("step", "seconds", title=f"Build run {report.build_run_id[:8]}")
@@ -251,48 +259,6 @@ def _print_report(console: Console, report: MainRunReport) -> None:
         steps.add_row(step, f"{seconds:.1f}")
     console.print(steps)
 
-    accuracy = report.surge_accuracy
-    outcomes = report.actions_by_outcome
-    verdicts = report.actions_by_verdict
-    lines = [
-        f"Events loaded: {sum(load.rows_loaded for load in report.loads):,}; "
-        f"quarantined: {sum(load.rows_quarantined for load in report.loads):,} (see raw.quarantine)",
-        f"Profiled: {report.people:,} people, {report.accounts:,} accounts, {report.clean_signals:,} clean signals",
-        "Data checks gating the agents: "
-        + (
-            ", ".join(
-                f"{name} {'passed' if passed else 'FAILED (agents will not act)'}"
-                for name, passed in sorted(report.checks.items())
-            )
-            or "none ran (agents will not act)"
-        ),
-        f"Surges detected: {accuracy.surges} ({accuracy.surges_in_true_window} in a true buying window, "
-        f"precision {accuracy.precision:.0%}; {accuracy.windows_detected} of {accuracy.windows} tier-1 buying "
-        f"windows found, recall {accuracy.recall:.0%})",
-        f"Agent runs: {report.agent_runs_started} started, {report.agent_runs_already_done} already done "
-        f"(run key), {report.agent_runs_failed} failed, {report.runs_blocked} blocked by data checks",
-        f"Actions: {report.actions_proposed} proposed; decided: "
-        + (", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())) or "none")
-        + "; outcomes: "
-        + (", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "none"),
-        *(
-            f"Agent {row.agent.id} ({row.owner}): {row.phase}; "
-            + (f"PAUSED ({row.pause.reason}); " if row.pause.paused else "")
-            + f"{row.pending_approvals} waiting for approval, {row.open_escalations} open escalations"
-            for row in report.agents
-        ),
-        f"Audit log rows: {report.audit_rows:,} (audit.audit_log)",
-        f"Model training runs: {report.training_runs} ({report.training_failed} failed)",
-        *(
-            f"Model {status.name}: "
-            + (f"champion {status.champion}: {status.headline}" if status.champion else status.headline)
-            + f" (last training: {status.last_decision})"
-            for status in report.models
-        ),
-        f"Leads today: {report.aqls} Agent-Qualified (ml.aql_leads), {report.mqls} Marketing-Qualified by points",
-    ]
-    if any(row.pending_approvals for row in report.agents):
-        lines.append("Review the queue: surgewise approvals list (approve or reject with a comment)")
-    if not report.build_succeeded:
-        lines.append(f"[red]Build failed in: {', '.join(report.failed_steps) or 'unknown step'}[/red]")
-    console.print("\n".join(lines))
+    from dagster_project.run.report import summary_lines
+
+    console.print("\n".join(summary_lines(report)))

@@ -25,7 +25,9 @@ from operator import itemgetter
 from pathlib import Path
 
 from dagster_project.connectors.sources import SOURCES, FieldSpec, FieldType, FileFormat, SourceSpec
-from dagster_project.simulator.market import Clock, DayActivity, Market, MarketActivity, Row, build_market
+from dagster_project.simulator.activity import MarketActivity
+from dagster_project.simulator.day import Clock, DayActivity, Row
+from dagster_project.simulator.plan import Market, build_market
 
 DEFAULT_DAYS = 75
 DEFAULT_START_DATE = date(2026, 9, 1)
@@ -104,7 +106,7 @@ def simulate(
     market = build_market(seed=seed, accounts=accounts, days=days, start_date=start_date)
     write_ground_truth(market, ground_truth_dir)
     activity = MarketActivity(market)
-    zone = LandingZone(landing_dir, activity.clock, seed=seed, days=days)
+    zone = LandingZoneWriter(landing_dir, activity.clock, seed=seed, days=days)
     bot_events = 0
     for day in range(days):
         today = activity.simulate_day(day)
@@ -136,7 +138,7 @@ def write_ground_truth(market: Market, directory: Path) -> None:
     _write_atomically(directory / "contacts.json", f"[\n{lines}\n]\n")
 
 
-class LandingZone:
+class LandingZoneWriter:
     """Writes each day's batch files, adding delivery noise and counting every noisy row."""
 
     def __init__(self, landing_dir: Path, clock: Clock, *, seed: int, days: int) -> None:

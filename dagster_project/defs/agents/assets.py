@@ -7,7 +7,7 @@ import dagster as dg
 from agents.orchestrator import execute_approved_actions, respond_to_surge
 from agents.surge import detect_account_surges
 from dagster_project.core.clock import utc_now
-from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
+from dagster_project.lib.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 
 
 class AccountSurgeConfig(dg.Config):
@@ -111,21 +111,3 @@ def approved_action_executions(
     return dg.MaterializeResult(
         metadata={"expired": len(expired), **{f"outcome_{outcome}": n for outcome, n in sorted(outcomes.items())}}
     )
-
-
-AGENT_GOVERNANCE = dg.AssetKey("agent_governance")
-
-account_surge_agent_job = dg.define_asset_job(
-    name="account_surge_agent_job",
-    selection=dg.AssetSelection.assets(sdr_sequence_enrolments, AGENT_GOVERNANCE),
-    description=(
-        "Answer one account intent surge: SDR agent (and the ads agent on a handoff) → governance → sandbox "
-        "adapters → audit log; then refresh the governance view."
-    ),
-)
-
-approved_actions_job = dg.define_asset_job(
-    name="approved_actions_job",
-    selection=dg.AssetSelection.assets(approved_action_executions, AGENT_GOVERNANCE),
-    description="Execute approved actions after re-checking them, expire overdue requests, refresh the view.",
-)

@@ -6,26 +6,33 @@ import dagster as dg
 from agents.governance import audit
 from agents.governance.overview import governance_overview
 from dagster_project.core.clock import utc_now
-from dagster_project.defs.agents.assets import AGENT_GOVERNANCE, approved_action_executions, sdr_sequence_enrolments
-from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.defs.agents.assets import approved_action_executions, sdr_sequence_enrolments
+from dagster_project.lib.markdown import markdown_list, markdown_table
+from dagster_project.lib.names import AGENT_GOVERNANCE_ASSET
+from dagster_project.lib.resources import DuckDBWarehouse, SurgewiseConfig
 
 
 def _overview_table(rows: list) -> str:
-    lines = [
-        "| agent | owner | scope | budget | rollout | paused | pending approvals | open escalations |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        paused = row.pause.reason if row.pause.paused else "no"
-        lines.append(
-            f"| `{row.agent.id}` | {row.owner} | {row.scope} | {row.budget} | {row.phase} | {paused} | "
-            f"{row.pending_approvals} | {row.open_escalations} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ("agent", "owner", "scope", "budget", "rollout", "paused", "pending approvals", "open escalations"),
+        (
+            (
+                f"`{row.agent.id}`",
+                row.owner,
+                row.scope,
+                row.budget,
+                row.phase,
+                row.pause.reason if row.pause.paused else "no",
+                row.pending_approvals,
+                row.open_escalations,
+            )
+            for row in rows
+        ),
+    )
 
 
 @dg.asset(
-    key=AGENT_GOVERNANCE,
+    key=AGENT_GOVERNANCE_ASSET,
     group_name="governance",
     kinds={"python", "duckdb"},
     deps=[sdr_sequence_enrolments, approved_action_executions],
@@ -51,7 +58,7 @@ def agent_governance(
 
 
 @dg.asset_check(
-    asset=AGENT_GOVERNANCE,
+    asset=AGENT_GOVERNANCE_ASSET,
     description="Recompute every audit entry's hash: an edited, deleted or reordered entry fails the check.",
 )
 def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
@@ -63,7 +70,7 @@ def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
         metadata={
             "entries": report.entries,
             "problems": dg.MetadataValue.md(
-                "\n".join(f"- entry {seq}: {problem}" for seq, problem in report.problems) or "none"
+                markdown_list(f"entry {seq}: {problem}" for seq, problem in report.problems)
             ),
         },
     )

@@ -1,4 +1,5 @@
-"""Governance from the Dagster UI: a reviewer launches `governance_decision_job` from the Launchpad to
+"""The governance jobs: approved actions executed (from the approved_actions sensor), and governance from the
+Dagster UI: a reviewer launches `governance_decision_job` from the Launchpad to
 approve or reject a queued action, pause or resume an agent, or roll back an action — the same Governor
 calls as the CLI, with the same identity and role checks, recorded in the audit log."""
 
@@ -9,7 +10,9 @@ import dagster as dg
 from agents.governance.governor import GovernanceError, Governor
 from agents.governance.overview import governance_overview
 from dagster_project.core.clock import utc_now
-from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.defs.agents.assets import approved_action_executions
+from dagster_project.lib.names import AGENT_GOVERNANCE_ASSET, APPROVALS_JOB, DECISION_JOB
+from dagster_project.lib.resources import DuckDBWarehouse, SurgewiseConfig
 
 
 class GovernanceDecision(dg.Config):
@@ -54,6 +57,7 @@ def apply_governance_decision(
 
 
 @dg.job(
+    name=DECISION_JOB,
     description=(
         "Approve or reject a queued action, pause or resume an agent, or roll back an action, from the Launchpad; "
         "approved actions then run from the approved_actions sensor."
@@ -62,3 +66,10 @@ def apply_governance_decision(
 )
 def governance_decision_job() -> None:
     apply_governance_decision()
+
+
+approved_actions_job = dg.define_asset_job(
+    name=APPROVALS_JOB,
+    selection=dg.AssetSelection.assets(approved_action_executions, dg.AssetKey(AGENT_GOVERNANCE_ASSET)),
+    description="Execute approved actions after re-checking them, expire overdue requests, refresh the view.",
+)

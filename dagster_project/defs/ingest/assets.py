@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project.connectors.loader import QUARANTINE_TABLE, load_source
 from dagster_project.connectors.sources import SOURCES, SourceSpec
-from dagster_project.resources import DuckDBWarehouse, LandingZone
+from dagster_project.lib.resources import DuckDBWarehouse, LandingZone
 
 
 def build_raw_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.core.clock import utc_now
-from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
+from dagster_project.lib.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 from models.aql import qualify_leads
 from models.charts import model_report
 from models.features import ACCOUNT_LEVEL, PERSON_LEVEL, latest_rows

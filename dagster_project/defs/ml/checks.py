@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from dagster_project.core.check_results import CheckOutcome, record_check_result
-from dagster_project.core.clock import utc_now
 from dagster_project.defs.ml.assets import intent_scores
-from dagster_project.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
+from dagster_project.lib.check_recording import record_gate
+from dagster_project.lib.markdown import markdown_table
+from dagster_project.lib.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 from models.drift import population_stability
 from models.features import latest_rows
 from models.serving import DRIFT_CHECK
@@ -45,19 +45,7 @@ def intent_feature_drift(
             stability[f"{name}.{feature}"] = round(psi, 4)
             if psi > threshold:
                 failures.append(f"{name} {feature} PSI {psi:.3f} > {threshold}")
-    passed = not failures
-    with warehouse.connect() as connection:
-        record_check_result(
-            connection,
-            CheckOutcome(
-                check_name=DRIFT_CHECK,
-                asset="intent_scores",
-                passed=passed,
-                evaluated_at=utc_now(),
-                failures=tuple(failures),
-                run_id=context.run.run_id,
-            ),
-        )
+    passed = record_gate(context, warehouse, check_name=DRIFT_CHECK, asset="intent_scores", failures=failures)
     return dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
@@ -66,8 +54,9 @@ def intent_feature_drift(
             "features_checked": len(stability),
             "max_psi": max(stability.values(), default=0.0),
             "psi": dg.MetadataValue.md(
-                "| model.feature | PSI |\n|---|---|\n"
-                + "\n".join(f"| {key} | {value:.3f} |" for key, value in sorted(stability.items()))
+                markdown_table(
+                    ("model.feature", "PSI"), ((key, f"{value:.3f}") for key, value in sorted(stability.items()))
+                )
                 if stability
                 else "no promoted model: nothing to compare"
             ),

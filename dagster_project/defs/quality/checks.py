@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from dagster_project.core.check_results import CheckOutcome, record_check_result
-from dagster_project.core.clock import utc_now
 from dagster_project.core.settings import EXPECTATIONS_DIR
-from dagster_project.quality import validate_dataframe
-from dagster_project.resources import DuckDBWarehouse
+from dagster_project.lib.check_recording import record_gate
+from dagster_project.lib.expectations import validate_dataframe
+from dagster_project.lib.markdown import markdown_list
+from dagster_project.lib.resources import DuckDBWarehouse
 
 
 @dg.asset_check(
@@ -22,27 +22,16 @@ def dim_person_expectations(context: dg.AssetCheckExecutionContext, warehouse: D
         profile = connection.sql("select * from marts.dim_person").df()
     result = validate_dataframe(EXPECTATIONS_DIR / "dim_person.json", profile)
     failures = tuple(outcome.describe(with_examples=False) for outcome in result.failures)
-    with warehouse.connect() as connection:
-        record_check_result(
-            connection,
-            CheckOutcome(
-                check_name="dim_person_expectations",
-                asset="dim_person",
-                passed=result.success,
-                evaluated_at=utc_now(),
-                failures=failures,
-                run_id=context.run.run_id,
-            ),
-        )
+    passed = record_gate(
+        context, warehouse, check_name="dim_person_expectations", asset="dim_person", failures=failures
+    )
     return dg.AssetCheckResult(
-        passed=result.success,
+        passed=passed,
         metadata={
             "suite": result.suite_name,
             "rows_validated": len(profile),
             "expectations_evaluated": result.evaluated,
             "expectations_failed": len(failures),
-            "failures": dg.MetadataValue.md(
-                "\n".join(f"- {outcome.describe()}" for outcome in result.failures) or "none"
-            ),
+            "failures": dg.MetadataValue.md(markdown_list(outcome.describe() for outcome in result.failures)),
         },
     )

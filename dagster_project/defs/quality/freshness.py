@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.core.check_results import CheckOutcome, record_check_result
-from dagster_project.core.clock import utc_now
 from dagster_project.defs.transform.project import surgewise_dbt_project
-from dagster_project.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.lib.check_recording import record_gate
+from dagster_project.lib.markdown import markdown_list
+from dagster_project.lib.resources import DuckDBWarehouse, SurgewiseConfig
 
 PROFILE = dg.AssetKey(["marts", "dim_person"])
 
@@ -68,28 +68,17 @@ def dim_person_freshness(
             problems.append(f"landed → profile took {lag_seconds / 60:.0f} min (limit {max_lag_minutes} min)")
     elif newest_landed_at:
         problems.append("the profile has never been built")
-    with warehouse.connect() as connection:
-        record_check_result(
-            connection,
-            CheckOutcome(
-                check_name="dim_person_freshness",
-                asset="dim_person",
-                passed=not problems,
-                evaluated_at=utc_now(),
-                failures=tuple(problems),
-                run_id=context.run.run_id,
-            ),
-        )
+    passed = record_gate(context, warehouse, check_name="dim_person_freshness", asset="dim_person", failures=problems)
     return dg.AssetCheckResult(
-        passed=not problems,
+        passed=passed,
         metadata={
             "landed_to_profile_seconds": dg.MetadataValue.float(lag_seconds) if lag_seconds is not None else None,
             "newest_batch_landed_at": str(newest_landed_at),
             "profile_built_at": str(profile_built_at),
             "max_profile_lag_minutes": max_lag_minutes,
             "dbt_source_freshness": dg.MetadataValue.md(
-                "\n".join(f"- `{name}`: {status} (max loaded {loaded})" for name, status, loaded in sources)
+                markdown_list(f"`{name}`: {status} (max loaded {loaded})" for name, status, loaded in sources)
             ),
-            "problems": dg.MetadataValue.md("\n".join(f"- {problem}" for problem in problems) or "none"),
+            "problems": dg.MetadataValue.md(markdown_list(problems)),
         },
     )

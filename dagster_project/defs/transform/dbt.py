@@ -1,28 +1,15 @@
 """dbt models as Dagster assets: raw sources → staging → intermediate → marts, dbt tests as asset checks."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from dagster_project.core.suppression import ensure_suppression_list
 from dagster_project.defs.transform.project import surgewise_dbt_project
-from dagster_project.resources import DuckDBWarehouse
-
-
-class SurgewiseDbtTranslator(DagsterDbtTranslator):
-    """dbt sources map onto the assets that write them (`raw/<table>` for the ingest assets,
-    `governance/suppression_list`); models are grouped by dbt layer."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else f"{dbt_resource_props['resource_type']}s"
+from dagster_project.lib.dbt_translator import SurgewiseDbtTranslator
+from dagster_project.lib.resources import DuckDBWarehouse
 
 
 @dbt_assets(

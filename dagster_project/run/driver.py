@@ -1,0 +1,170 @@
+"""The main job end to end, as `surgewise run` does it and as a sensor-driven deployment would.
+
+Simulate a market into the landing zone, run `surgewise_build_job` (connectors → dbt → data checks →
+scoring), evaluate the `intent_model_retraining` sensor and run the training job it asks for (train,
+promote, re-score), evaluate the `account_intent_surge` sensor, run the agent job for each run request
+whose run key has not run before, execute what reviewers approved, and report what happened from the
+warehouse and the Dagster instance (`dagster_project.run.report`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from dagster_project.simulator.evaluation import load_buying_windows, score_surges
+
+from agents.config import load_agent_registry, load_surge_rules
+from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV, env_path
+from dagster_project.core.warehouse import open_warehouse
+from dagster_project.lib.jobs_in_process import (
+    JobRun,
+    has_run,
+    run_job_in_process,
+    run_sensor_request,
+    sensor_run_requests,
+    step_seconds,
+)
+from dagster_project.lib.names import (
+    AGENT_JOB,
+    APPROVALS_JOB,
+    APPROVALS_SENSOR,
+    BUILD_JOB,
+    RETRAINING_SENSOR,
+    SURGE_SENSOR,
+    TRAINING_JOB,
+)
+from dagster_project.run.report import MODEL_NAMES, MainRunReport, model_status, summarise_warehouse
+from dagster_project.simulator import SimulationSummary, simulate
+from models.registry import ModelRegistry
+
+
+@dataclass(frozen=True)
+class SensorRuns:
+    """The runs one sensor evaluation started, and the requests whose run key had run before."""
+
+    runs: list[JobRun]
+    already_done: int
+
+    @property
+    def failed(self) -> int:
+        return sum(0 if run.succeeded else 1 for run in self.runs)
+
+
+def run_sensor_once(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sensor_name: str,
+    job_name: str,
+    on_request: Callable[[int, int], None] = lambda index, total: None,
+) -> SensorRuns:
+    """Evaluate a sensor and run each request it makes whose run key has not run, as the daemon would."""
+    requests = sensor_run_requests(defs, instance, sensor_name)
+    runs: list[JobRun] = []
+    already_done = 0
+    for index, request in enumerate(requests, start=1):
+        on_request(index, len(requests))
+        if has_run(instance, request.run_key):
+            already_done += 1
+            continue
+        runs.append(run_sensor_request(defs, instance, sensor_name, job_name, request))
+    return SensorRuns(runs, already_done)
+
+
+def run_approved_actions(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
+    """Evaluate the approved_actions sensor and run the job it asks for; the ids of the runs started."""
+    return [run.run_id for run in run_sensor_once(defs, instance, APPROVALS_SENSOR, APPROVALS_JOB).runs]
+
+
+def run_main_job(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    landing_dir: Path,
+    ground_truth_dir: Path,
+    seed: int,
+    accounts: int,
+    days: int,
+    start_date: date,
+    on_stage: Callable[[str], None] = lambda stage: None,
+    on_day: Callable[[int, int], None] | None = None,
+) -> MainRunReport:
+    on_stage("Simulating the market into the landing zone")
+    simulation = simulate(
+        landing_dir, ground_truth_dir, seed=seed, accounts=accounts, days=days, start_date=start_date, on_day=on_day
+    )
+    on_stage("Loading connectors, building dbt models, running data checks")
+    build = run_job_in_process(defs, instance, BUILD_JOB)
+    sensors = _run_sensors(defs, instance, on_stage)
+    on_stage("Summarising")
+    return _report(instance, simulation, build, sensors, ground_truth_dir)
+
+
+@dataclass(frozen=True)
+class SensorRound:
+    """One pass over the sensors after a build: what training, the agents and the approvals ran."""
+
+    training: SensorRuns
+    agents: SensorRuns
+    approval_run_ids: list[str]
+
+
+def _run_sensors(defs: dg.Definitions, instance: dg.DagsterInstance, on_stage: Callable[[str], None]) -> SensorRound:
+    on_stage("Evaluating the intent_model_retraining sensor")
+    training = run_sensor_once(
+        defs,
+        instance,
+        RETRAINING_SENSOR,
+        TRAINING_JOB,
+        on_request=lambda index, total: on_stage("Training, promoting and re-scoring the models"),
+    )
+    on_stage("Evaluating the account_intent_surge sensor")
+    agents = run_sensor_once(
+        defs,
+        instance,
+        SURGE_SENSOR,
+        AGENT_JOB,
+        on_request=lambda index, total: on_stage(f"Running the SDR agent for surge {index} of {total}"),
+    )
+    on_stage("Evaluating the approved_actions sensor")
+    return SensorRound(training, agents, run_approved_actions(defs, instance))
+
+
+def _report(
+    instance: dg.DagsterInstance,
+    simulation: SimulationSummary,
+    build: JobRun,
+    sensors: SensorRound,
+    ground_truth_dir: Path,
+) -> MainRunReport:
+    training, agents, approval_run_ids = sensors.training, sensors.agents, sensors.approval_run_ids
+    agent_run_ids = [run.run_id for run in agents.runs] + approval_run_ids
+    rule = load_surge_rules(env_path(CONFIG_DIR_ENV)).account_intent_surge
+    with open_warehouse(env_path(DUCKDB_PATH_ENV)) as connection:
+        warehouse = summarise_warehouse(
+            connection,
+            build_run_id=build.run_id,
+            agent_run_ids=agent_run_ids,
+            rule=rule,
+            registry=load_agent_registry(env_path(CONFIG_DIR_ENV)),
+        )
+    registry = ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV))
+    return MainRunReport(
+        simulation=simulation,
+        build_run_id=build.run_id,
+        build_succeeded=build.succeeded,
+        failed_steps=build.failed_steps,
+        step_seconds=step_seconds(instance, build.run_id),
+        warehouse=warehouse,
+        surge_accuracy=score_surges(warehouse.surges, load_buying_windows(ground_truth_dir), rule.account_tiers),
+        agent_runs_started=len(agent_run_ids),
+        agent_runs_already_done=agents.already_done,
+        agent_runs_failed=agents.failed,
+        training_runs=len(training.runs),
+        training_failed=training.failed,
+        approval_runs=len(approval_run_ids),
+        models=[model_status(registry, name) for name in MODEL_NAMES],
+    )
