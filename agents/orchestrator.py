@@ -12,9 +12,11 @@ from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
 from agents.context import engaged_people, recommended_send_hours
 from agents.gates import failing_gates
 from agents.governance import audit
-from agents.governance.governor import ActionRecord, Governor
+from agents.governance.facts import pause_state
+from agents.governance.governor import Governor
 from agents.governance.policy import HANDOFF_ACTION
-from agents.governance.store import escalate_once, pause_state
+from agents.governance.session import ActionRecord
+from agents.governance.store import escalate_once
 from agents.specialists.account_ads import AccountAdsAgent, HandoffBrief
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import AccountSurge

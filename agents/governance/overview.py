@@ -10,16 +10,8 @@ from datetime import datetime
 import duckdb
 
 from agents.config import AgentDefinition, AgentRegistry
-from agents.governance.store import (
-    ACTIONS_TABLE,
-    ESCALATIONS_TABLE,
-    ActionStatus,
-    PauseState,
-    RolloutStatus,
-    agent_state,
-    pause_state,
-    rollout_phase,
-)
+from agents.governance.facts import PauseState, RolloutStatus, agent_state, pause_state, rollout_phase
+from agents.governance.schema import ACTIONS_TABLE, ESCALATIONS_TABLE, ActionStatus
 from dagster_project.core.warehouse import table_exists
 
 

@@ -1,5 +1,5 @@
-"""Governance state in the warehouse: every action's lifecycle, the budget ledger, agent controls and
-escalations, and the reads that turn them into the facts the policy engine decides on.
+"""Writes of governance state: each action's row through its lifecycle, the lock rows that serialise
+actions, the budget ledger, agent pause switches, escalations and the suppression list.
 
 The audit log says what happened, append-only; these tables say where things stand now (an action
 waiting for a reviewer, an agent paused). Personal data lives here, not in the audit log, so `forget`
@@ -11,140 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from agents.actions import ProposedAction
-from agents.config import AgentDefinition, PolicySet, RolloutPlan
-from agents.governance.policy import (
-    AccountFacts,
-    AgentState,
-    BudgetUsage,
-    ContactFacts,
-    PolicyDecision,
-    applicable_caps,
+from agents.config import PolicySet
+from agents.governance.policy import PolicyDecision, applicable_caps
+from agents.governance.schema import (
+    ACTIONS_TABLE,
+    BUDGET_LEDGER_TABLE,
+    CONTROLS_TABLE,
+    ESCALATIONS_TABLE,
+    LOCKS_TABLE,
+    ActionStatus,
 )
-from dagster_project.core.suppression import (
-    SUPPRESSION_TABLE,
-    email_fingerprint,
-    ensure_suppression_list,
-    is_suppressed,
-)
-
-ACTIONS_TABLE = "governance.actions"
-BUDGET_LEDGER_TABLE = "governance.budget_ledger"
-CONTROLS_TABLE = "governance.agent_controls"
-ESCALATIONS_TABLE = "governance.escalations"
-LOCKS_TABLE = "governance.resource_locks"
-GLOBAL_CONTROL = "*"
-"""The agent_controls row that pauses every agent at once."""
-
-
-class ActionStatus(StrEnum):
-    PENDING_APPROVAL = "pending_approval"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    DENIED = "denied"
-    ESCALATED = "escalated"
-    EXECUTED = "executed"
-    ROLLED_BACK = "rolled_back"
-
-
-TOUCHED = (ActionStatus.EXECUTED.value, ActionStatus.ROLLED_BACK.value)
-"""Statuses of actions that reached the contact: a rolled-back enrolment still sent its first step."""
-
-
-def ensure_governance_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute("create schema if not exists governance")
-    ensure_suppression_list(connection)
-    connection.execute(
-        f"""
-        create table if not exists {ACTIONS_TABLE} (
-            action_id varchar primary key,
-            run_id varchar not null,
-            agent_id varchar not null,
-            action_type varchar not null,
-            channel varchar not null,
-            person_id varchar,
-            account_id varchar not null,
-            campaign_id varchar,
-            spend double not null,
-            handoff_to varchar,
-            rollback_of varchar,
-            trigger_key varchar not null,
-            payload json,
-            content json,
-            inverse json,
-            reasoning varchar,
-            inputs json,
-            status varchar not null,
-            verdict varchar not null,
-            rules json not null,
-            policy_version varchar not null,
-            proposed_at timestamp not null,
-            reviewers json,
-            expires_at timestamp,
-            reviewed_by varchar,
-            reviewed_at timestamp,
-            review_comment varchar,
-            executed_at timestamp,
-            state_before json,
-            state_after json,
-            execution_rules json,
-            rolled_back_by varchar,
-            status_detail varchar
-        )
-        """
-    )
-    connection.execute("create sequence if not exists governance.budget_entry_id")
-    connection.execute(
-        f"""
-        create table if not exists {BUDGET_LEDGER_TABLE} (
-            entry_id bigint primary key default nextval('governance.budget_entry_id'),
-            action_id varchar not null,
-            agent_id varchar not null,
-            campaign_id varchar not null,
-            channel varchar not null,
-            account_id varchar not null,
-            amount double not null,
-            booked_at timestamp not null
-        )
-        """
-    )
-    connection.execute(
-        f"""
-        create table if not exists {CONTROLS_TABLE} (
-            agent_id varchar primary key,
-            paused boolean not null,
-            reason varchar not null,
-            changed_by varchar not null,
-            changed_at timestamp not null
-        )
-        """
-    )
-    connection.execute("create sequence if not exists governance.escalation_id")
-    connection.execute(
-        f"""
-        create table if not exists {ESCALATIONS_TABLE} (
-            escalation_id bigint primary key default nextval('governance.escalation_id'),
-            agent_id varchar not null,
-            escalated_to varchar not null,
-            reason varchar not null,
-            action_id varchar,
-            created_at timestamp not null,
-            resolved_at timestamp,
-            resolved_by varchar,
-            resolution varchar
-        )
-        """
-    )
-    connection.execute(
-        f"create table if not exists {LOCKS_TABLE} (resource varchar primary key, version bigint not null)"
-    )
+from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint
 
 
 def lock_resources(connection: duckdb.DuckDBPyConnection, resources: list[str]) -> None:
@@ -323,108 +206,6 @@ def book_spend(connection: duckdb.DuckDBPyConnection, action: ProposedAction, no
     )
 
 
-def budget_usage(
-    connection: duckdb.DuckDBPyConnection, action: ProposedAction, policies: PolicySet, now: datetime
-) -> tuple[BudgetUsage, ...]:
-    """What is already committed under every cap that governs the action, today and this month (UTC)."""
-    day_start = datetime(now.year, now.month, now.day)
-    month_start = datetime(now.year, now.month, 1)
-    usages = []
-    for cap, subject in applicable_caps(action, policies):
-        column = {"campaign": "campaign_id", "channel": "channel", "account": "account_id"}[cap.scope]
-        for period, limit, since in (("daily", cap.daily, day_start), ("monthly", cap.monthly, month_start)):
-            if limit is None:
-                continue
-            (spent,) = connection.execute(
-                f"select coalesce(sum(amount), 0) from {BUDGET_LEDGER_TABLE} where {column} = ? and booked_at >= ?",
-                [subject, since],
-            ).fetchone()
-            usages.append(BudgetUsage(cap=cap, scope_id=subject, period=period, spent=float(spent)))
-    return tuple(usages)
-
-
-def contact_facts(
-    connection: duckdb.DuckDBPyConnection, action: ProposedAction, policies: PolicySet, now: datetime
-) -> ContactFacts | None:
-    """The person's consent, distress and contact history as they stand now; None if not in the profile."""
-    row = connection.execute(
-        """
-        select email, consent_status, has_unsubscribed, has_bounced, unsubscribe_events, complaint_events,
-            seniority, job_title, timezone
-        from marts.dim_person where person_id = ?
-        """,
-        [action.person_id],
-    ).fetchone()
-    if row is None:
-        return None
-    email, consent, unsubscribed, bounced, unsubscribes, complaints, seniority, title, timezone = row
-    suppressed = email is not None and is_suppressed(connection, email)
-    cap = policies.frequency_cap(action.channel)
-    across = policies.cross_channel_cap
-    return ContactFacts(
-        consent_status=consent,
-        has_unsubscribed=bool(unsubscribed),
-        has_bounced=bool(bounced),
-        is_suppressed=suppressed,
-        unsubscribe_events=int(unsubscribes or 0),
-        complaint_events=int(complaints or 0),
-        seniority=seniority,
-        job_title=title,
-        timezone=timezone,
-        actions_on_channel=_touches(connection, action.person_id, now, cap.window_days, action.channel) if cap else 0,
-        actions_across_channels=_touches(connection, action.person_id, now, across.window_days) if across else 0,
-        prior_outreach=_touches(connection, action.person_id, now, None),
-    )
-
-
-def _touches(
-    connection: duckdb.DuckDBPyConnection,
-    person_id: str | None,
-    now: datetime,
-    window_days: int | None,
-    channel: str | None = None,
-) -> int:
-    since = now - timedelta(days=window_days) if window_days is not None else datetime.min
-    (count,) = connection.execute(
-        f"""
-        select count(*) from {ACTIONS_TABLE}
-        where person_id = ? and list_contains(?, status) and executed_at >= ? and rollback_of is null
-          and (? is null or channel = ?)
-        """,
-        [person_id, list(TOUCHED), since, channel, channel],
-    ).fetchone()
-    return int(count)
-
-
-def account_facts(connection: duckdb.DuckDBPyConnection, account_id: str) -> AccountFacts | None:
-    row = connection.execute(
-        "select tier, industry from marts.dim_account where account_id = ?", [account_id]
-    ).fetchone()
-    return AccountFacts(account_id=account_id, tier=row[0], industry=row[1]) if row else None
-
-
-@dataclass(frozen=True)
-class PauseState:
-    paused: bool
-    reason: str
-    changed_by: str | None
-    changed_at: datetime | None
-
-
-def pause_state(connection: duckdb.DuckDBPyConnection, agent_id: str) -> PauseState:
-    """Paused by its own switch or by the global one."""
-    rows = connection.execute(
-        f"select agent_id, reason, changed_by, changed_at from {CONTROLS_TABLE} "
-        "where paused and agent_id in (?, ?) order by agent_id = ? desc",
-        [agent_id, GLOBAL_CONTROL, GLOBAL_CONTROL],
-    ).fetchall()
-    if not rows:
-        return PauseState(False, "", None, None)
-    control, reason, by, at = rows[0]
-    scope = "all agents are paused" if control == GLOBAL_CONTROL else "paused"
-    return PauseState(True, f"{scope} by {by} at {at:%Y-%m-%d %H:%M}: {reason}", by, at)
-
-
 def set_pause(
     connection: duckdb.DuckDBPyConnection, agent_id: str, *, paused: bool, reason: str, by: str, now: datetime
 ) -> None:
@@ -437,66 +218,6 @@ def set_pause(
         """,
         [agent_id, paused, reason, by, now],
     )
-
-
-@dataclass(frozen=True)
-class RolloutStatus:
-    phase: int
-    reviewed_decisions: int
-    review_target: int
-    phase_2_started: datetime | None
-    note: str
-
-
-def rollout_phase(plan: RolloutPlan, review_times: list[datetime], now: datetime) -> RolloutStatus:
-    """Phase 1 until the first N decisions were reviewed by a human; phase 2 for the handoff period after
-    that; then phase 3. An owner's signed graduation in config starts the agent at a later phase."""
-    reviewed = len(review_times)
-    target = plan.review_first_decisions
-    if plan.graduated_to_phase is not None and plan.graduated_on is not None:
-        graduated = datetime(plan.graduated_on.year, plan.graduated_on.month, plan.graduated_on.day)
-        note = f"graduated to phase {plan.graduated_to_phase} by {plan.graduated_by} on {plan.graduated_on}"
-        if plan.graduated_to_phase == 3 or now >= graduated + timedelta(days=plan.handoff_approval_days):
-            return RolloutStatus(3, reviewed, target, graduated, note)
-        return RolloutStatus(2, reviewed, target, graduated, note)
-    if reviewed < target:
-        return RolloutStatus(1, reviewed, target, None, f"{reviewed} of the first {target} decisions reviewed")
-    phase_2_started = (
-        sorted(review_times)[target - 1] if target else datetime.combine(plan.started_on, datetime.min.time())
-    )
-    if now < phase_2_started + timedelta(days=plan.handoff_approval_days):
-        return RolloutStatus(
-            2,
-            reviewed,
-            target,
-            phase_2_started,
-            f"handoffs need approval until {phase_2_started + timedelta(days=plan.handoff_approval_days):%Y-%m-%d}",
-        )
-    return RolloutStatus(3, reviewed, target, phase_2_started, "approval only at checkpoints")
-
-
-def review_times(connection: duckdb.DuckDBPyConnection, agent_id: str) -> list[datetime]:
-    """When each of the agent's decisions was reviewed by a human (approved or rejected)."""
-    rows = connection.execute(
-        f"select reviewed_at from {ACTIONS_TABLE} where agent_id = ? and reviewed_at is not null "
-        "and rollback_of is null order by reviewed_at",
-        [agent_id],
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-def agent_state(
-    connection: duckdb.DuckDBPyConnection, agent: AgentDefinition, now: datetime
-) -> tuple[AgentState, RolloutStatus]:
-    pause = pause_state(connection, agent.id)
-    rollout = rollout_phase(agent.rollout, review_times(connection, agent.id), now)
-    state = AgentState(
-        paused=pause.paused,
-        pause_reason=pause.reason,
-        phase=rollout.phase,
-        reviewed_decisions=rollout.reviewed_decisions,
-    )
-    return state, rollout
 
 
 def open_escalation(

@@ -7,12 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agents.governance.governor import RollbackResult
-from agents.governance.store import (
-    ACTIONS_TABLE,
-    ActionStatus,
-    load_actions,
-)
+from agents.governance.rollbacks import RollbackResult
+from agents.governance.schema import ACTIONS_TABLE, ActionStatus
+from agents.governance.store import load_actions
 from dagster_project.cli.console import make_console
 from dagster_project.cli.governance_support import (
     SHORT_ID,

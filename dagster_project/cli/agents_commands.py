@@ -9,12 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from agents.config import AgentRegistry
+from agents.governance.facts import pause_state
 from agents.governance.overview import AgentOverview, governance_overview
-from agents.governance.store import (
-    ACTIONS_TABLE,
-    GLOBAL_CONTROL,
-    pause_state,
-)
+from agents.governance.schema import ACTIONS_TABLE, GLOBAL_CONTROL
 from dagster_project.cli.console import make_console
 from dagster_project.cli.governance_support import (
     By,

@@ -9,14 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agents.governance.audit import AUDIT_TABLE
-from agents.governance.store import (
-    ACTIONS_TABLE,
-    ESCALATIONS_TABLE,
-    ActionStatus,
-    StoredAction,
-    load_actions,
-)
+from agents.governance.audit_schema import AUDIT_TABLE
+from agents.governance.schema import ACTIONS_TABLE, ESCALATIONS_TABLE, ActionStatus
+from agents.governance.store import StoredAction, load_actions
 from dagster_project.cli.console import make_console, warehouse_path
 from dagster_project.cli.governance_support import (
     SHORT_ID,

@@ -18,7 +18,7 @@ from dagster_project.cli.console import make_console, warehouse_path
 from dagster_project.core.settings import DATA_DIR_ENV, env_path
 
 if TYPE_CHECKING:
-    from agents.governance.audit import ChainReport
+    from agents.governance.audit_reading import ChainReport
 
 audit_app = typer.Typer(
     help="The hash-chained audit log: verify that no entry was edited, removed or added, and export it.",
@@ -53,7 +53,7 @@ def verify_command(
     ] = None,
 ) -> None:
     """Recompute every entry's hash in order and check the links between them; exit 1 if anything was changed."""
-    from agents.governance.audit import verify_chain, verify_jsonl
+    from agents.governance.audit_reading import verify_chain, verify_jsonl
     from dagster_project.core.warehouse import open_warehouse
 
     console = make_console()
@@ -89,7 +89,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Write every entry in order, with its hashes, for an auditor to re-verify without the warehouse."""
-    from agents.governance.audit import export_jsonl, verify_chain
+    from agents.governance.audit_reading import export_jsonl, verify_chain
     from dagster_project.core.warehouse import open_warehouse
 
     console = make_console()

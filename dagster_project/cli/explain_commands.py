@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agents.governance.audit import AUDIT_TABLE, verify_chain
+from agents.governance.audit_reading import verify_chain
+from agents.governance.audit_schema import AUDIT_TABLE
 from agents.governance.store import (
     StoredAction,
     load_action,
@@ -70,7 +71,8 @@ def person_command(
     signals: Annotated[int, typer.Option("--signals", min=0, help="Show this many most recent signals.")] = 20,
 ) -> None:
     """Identities, profile, signals and scores, and every agent action and channel state touching a person."""
-    from dagster_project.privacy import UnknownPersonError, explain_person
+    from dagster_project.privacy.explain import explain_person
+    from dagster_project.privacy.resolve import UnknownPersonError
 
     console = make_console()
     path = warehouse_path(console)
@@ -86,7 +88,18 @@ def person_command(
     person = explanation.person
     console.print(f"[bold]Person {person.person_id}[/bold]", highlight=False)
     console.print(identity_table(person.identities, "Identities (identity resolution)"))
+    console.print(_profile_table(explanation))
+    console.print(_signals_table(explanation))
+    console.print(_person_audit_table(explanation))
+    _print_scores(console, explanation)
+    console.print(_enrolments_table(explanation))
+    console.print(
+        "Suppression list: "
+        + ("[red]suppressed[/red] (never contacted)" if explanation.suppressed else "not suppressed")
+    )
 
+
+def _profile_table(explanation: Any) -> Table:
     profile = Table("field", "value", title="Profile (marts.dim_person)")
     if explanation.profile:
         for name, value in explanation.profile.items():
@@ -94,8 +107,10 @@ def person_command(
                 profile.add_row(name, _value(value))
     else:
         profile.add_row("(no profile row)", "—")
-    console.print(profile)
+    return profile
 
+
+def _signals_table(explanation: Any) -> Table:
     shown = f"; latest {len(explanation.signals)}" if explanation.signals else ""
     signal_table = Table(
         *(explanation.signals[0].keys() if explanation.signals else ("signals",)),
@@ -106,8 +121,10 @@ def person_command(
         signal_table.add_row(*(_value(value) for value in signal.values()))
     if not explanation.signals:
         signal_table.add_row("none")
-    console.print(signal_table)
+    return signal_table
 
+
+def _person_audit_table(explanation: Any) -> Table:
     actions = Table(
         "entry", "recorded at", "agent", "event", "action", "verdict", "outcome", "reasoning", title="Audit log"
     )
@@ -125,10 +142,10 @@ def person_command(
         )
     if not explanation.audit_entries:
         actions.add_row("—", "—", "—", "no agent action touched this person", "—", "—", "—", "—")
-    console.print(actions)
+    return actions
 
-    _print_scores(console, explanation)
 
+def _enrolments_table(explanation: Any) -> Table:
     state = Table(
         *(explanation.enrolments[0].keys() if explanation.enrolments else ("channel state",)),
         title="Channel state (channel_sandbox.sequence_enrolments)",
@@ -137,11 +154,7 @@ def person_command(
         state.add_row(*(_value(value) for value in enrolment.values()))
     if not explanation.enrolments:
         state.add_row("not enrolled in any sequence")
-    console.print(state)
-    console.print(
-        "Suppression list: "
-        + ("[red]suppressed[/red] (never contacted)" if explanation.suppressed else "not suppressed")
-    )
+    return state
 
 
 def _print_scores(console: Console, explanation: Any) -> None:

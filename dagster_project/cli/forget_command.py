@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -79,30 +80,16 @@ def forget(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Erase a person everywhere, add them to the suppression list, leave a tombstone in the audit log, verify."""
-    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.definitions import defs
-    from dagster_project.privacy import UnknownPersonError, forget_person, is_email, resolve_person
+    from dagster_project.privacy.forget import forget_person
+    from dagster_project.privacy.resolve import UnknownPersonError
     from models.registry import ModelRegistry
 
     console = make_console()
     path = warehouse_path(console)
     if path is None:
         raise typer.Exit(code=1)
-    with open_warehouse(path, read_only=True) as connection:
-        person = resolve_person(connection, key)
-    if person is None and not is_email(key):
-        console.print(
-            f"[red]Unknown person:[/red] no person found for {key!r} (looked up person id, CRM contact and cookie).",
-            highlight=False,
-        )
-        raise typer.Exit(code=1)
-    if person is None:
-        console.print(f"No profile for {key}: it will be suppressed and any trace of it erased.", highlight=False)
-    else:
-        console.print(identity_table(person.identities, f"Person {person.person_id}: identities to erase"))
-    if not yes:
-        typer.confirm("Erase this person from the warehouse and the landing zone? This cannot be undone", abort=True)
-
+    _confirm_who(console, path, key, yes)
     try:
         with (
             dagster_instance() as instance,
@@ -127,3 +114,24 @@ def forget(
     if not report.verified:
         console.print("[red]Forget is NOT complete: see above.[/red]")
         raise typer.Exit(code=1)
+
+
+def _confirm_who(console: Console, path: Path, key: str, yes: bool) -> None:
+    """Show whose identities will be erased (or that the key is unknown) and ask, unless --yes."""
+    from dagster_project.core.warehouse import open_warehouse
+    from dagster_project.privacy.resolve import is_email, resolve_person
+
+    with open_warehouse(path, read_only=True) as connection:
+        person = resolve_person(connection, key)
+    if person is None and not is_email(key):
+        console.print(
+            f"[red]Unknown person:[/red] no person found for {key!r} (looked up person id, CRM contact and cookie).",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    if person is None:
+        console.print(f"No profile for {key}: it will be suppressed and any trace of it erased.", highlight=False)
+    else:
+        console.print(identity_table(person.identities, f"Person {person.person_id}: identities to erase"))
+    if not yes:
+        typer.confirm("Erase this person from the warehouse and the landing zone? This cannot be undone", abort=True)

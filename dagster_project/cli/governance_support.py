@@ -21,11 +21,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from agents.config import AgentDefinition, AgentRegistry, PolicySet, load_agent_registry, load_policies
-from agents.governance.governor import GovernanceError, Governor
-from agents.governance.store import (
-    ACTIONS_TABLE,
-    StoredAction,
-)
+from agents.governance.governor import Governor
+from agents.governance.schema import ACTIONS_TABLE
+from agents.governance.session import GovernanceError
+from agents.governance.store import StoredAction
 from dagster_project.cli.console import warehouse_path
 from dagster_project.core.config_files import ConfigError
 from dagster_project.core.settings import CONFIG_DIR_ENV, env_path

@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-from dagster_project.simulator.evaluation import load_buying_windows, score_surges
 
 from agents.config import load_agent_registry, load_surge_rules
 from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV, env_path
@@ -39,6 +38,7 @@ from dagster_project.lib.names import (
 )
 from dagster_project.run.report import MODEL_NAMES, MainRunReport, model_status, summarise_warehouse
 from dagster_project.simulator import SimulationSummary, simulate
+from dagster_project.simulator.evaluation import load_buying_windows, score_surges
 from models.registry import ModelRegistry
 
 

@@ -7,16 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
-from dagster_project.simulator.evaluation import SurgeAccuracy
 
 from agents.config import AccountSurgeRule, AgentRegistry
-from agents.governance.audit import AUDIT_TABLE, AuditEvent, ensure_audit_log
+from agents.governance.audit import AuditEvent, ensure_audit_log
+from agents.governance.audit_schema import AUDIT_TABLE
 from agents.governance.overview import AgentOverview, governance_overview
 from agents.surge import AccountSurge, detect_account_surges
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.core.check_results import CHECK_RESULTS_TABLE, ensure_check_results
 from dagster_project.core.clock import utc_now
 from dagster_project.simulator import SimulationSummary
+from dagster_project.simulator.evaluation import SurgeAccuracy
 from models.registry import ModelRegistry
 from models.send_time import SEND_TIME_MODEL
 from models.serving import AQL_TABLE

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.config import load_surge_rules
-from agents.governance import audit
+from agents.governance import audit_reading
 from dagster_project.cli import app
 from dagster_project.run.driver import run_main_job
 from dagster_project.simulator.evaluation import evaluate_surge_rules, load_buying_windows
@@ -64,7 +64,7 @@ def test_the_main_job_runs_end_to_end_and_is_idempotent(
     )
     assert {row.agent.id for row in first.warehouse.agents} == {"sdr_sequence_agent", "account_ads_agent"}
     with duckdb.connect(str(surgewise_env.duckdb_path), read_only=True) as connection:
-        assert audit.verify_chain(connection).ok
+        assert audit_reading.verify_chain(connection).ok
 
     result = CliRunner().invoke(app, ["evaluate"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

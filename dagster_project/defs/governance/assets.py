@@ -3,7 +3,7 @@ that the audit log's hash chain is intact."""
 
 import dagster as dg
 
-from agents.governance import audit
+from agents.governance import audit_reading
 from agents.governance.overview import governance_overview
 from dagster_project.core.clock import utc_now
 from dagster_project.defs.agents.assets import approved_action_executions, sdr_sequence_enrolments
@@ -63,7 +63,7 @@ def agent_governance(
 )
 def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as connection:
-        report = audit.verify_chain(connection)
+        report = audit_reading.verify_chain(connection)
     return dg.AssetCheckResult(
         passed=report.ok,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -7,8 +7,9 @@ from typing import Literal
 
 import dagster as dg
 
-from agents.governance.governor import GovernanceError, Governor
+from agents.governance.governor import Governor
 from agents.governance.overview import governance_overview
+from agents.governance.session import GovernanceError
 from dagster_project.core.clock import utc_now
 from dagster_project.defs.agents.assets import approved_action_executions
 from dagster_project.lib.names import AGENT_GOVERNANCE_ASSET, APPROVALS_JOB, DECISION_JOB

@@ -4,7 +4,7 @@ import hashlib
 
 import dagster as dg
 
-from agents.governance.store import ACTIONS_TABLE, ActionStatus
+from agents.governance.schema import ACTIONS_TABLE, ActionStatus
 from dagster_project.core.clock import utc_now
 from dagster_project.defs.governance.jobs import approved_actions_job
 from dagster_project.lib.names import APPROVALS_SENSOR

@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 from agents.actions import ProposedAction
 from agents.adapters.sandbox import CAMPAIGNS_TABLE, ENROLMENTS_TABLE
 from agents.config import load_agent_registry, load_policies
-from agents.governance.governor import ActionRecord, Governor
-from agents.governance.store import ActionStatus, load_action
+from agents.governance.governor import Governor
+from agents.governance.schema import ActionStatus
+from agents.governance.session import ActionRecord
+from agents.governance.store import load_action
 from agents.specialists.account_ads import ABM_CAMPAIGN, AccountAdsAgent, HandoffBrief
 from dagster_project.cli import app
 from dagster_project.core.clock import utc_now

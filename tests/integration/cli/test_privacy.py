@@ -18,14 +18,14 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from agents.governance import audit
+from agents.governance import audit_reading, audit_subjects
 from dagster_project.cli.explain_commands import explain_app
 from dagster_project.cli.forget_command import forget
 from dagster_project.core.settings import apply_environment_defaults
 from dagster_project.core.suppression import email_fingerprint, is_suppressed
 from dagster_project.lib.jobs_in_process import QUIET_CONSOLE
 from dagster_project.lib.names import BUILD_JOB
-from dagster_project.privacy import tombstones
+from dagster_project.privacy.forget import tombstones
 from tests.environment import SurgewiseEnv, surgewise_environment
 from tests.markets import BuiltMarket
 from tests.scenario import write_csv, write_jsonl
@@ -111,7 +111,7 @@ def forgotten(market: SurgewiseEnv, tmp_path_factory: pytest.TempPathFactory) ->
         patch.setenv("DAGSTER_HOME", str(copy / "dagster_home"))
         person_id = _jane_id(env)
         with duckdb.connect(str(env.duckdb_path), read_only=True) as connection:
-            subject_ref = audit.subject_ref(connection, person_id)
+            subject_ref = audit_subjects.subject_ref(connection, person_id)
         audit_before = _query(env, "select * from audit.audit_log order by entry_id")
         result = invoke("forget", "Jane.Doe@surge.example", "--yes")
         yield Forgotten(env, result, person_id, subject_ref, audit_before)
@@ -235,9 +235,9 @@ def test_the_audit_log_keeps_every_entry_and_gains_a_tombstone(forgotten: Forgot
     with duckdb.connect(str(forgotten.env.duckdb_path), read_only=True) as connection:
         assert [row["subject_ref"] for row in tombstones(connection)] == [forgotten.subject_ref]
         # Her key is shredded: nothing ties the entries to her any more, and the chain is still intact.
-        assert audit.subject_ref(connection, forgotten.person_id) is None
-        assert audit.entries_for_person(connection, forgotten.person_id) == []
-        report = audit.verify_chain(connection)
+        assert audit_subjects.subject_ref(connection, forgotten.person_id) is None
+        assert audit_reading.entries_for_person(connection, forgotten.person_id) == []
+        report = audit_reading.verify_chain(connection)
         assert report.ok and report.entries == len(after), report.describe()
 
 

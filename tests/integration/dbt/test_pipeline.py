@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from agents.governance import audit
+from agents.governance import audit_subjects
 from dagster_project.core.clock import utc_now
 from dagster_project.lib.names import AGENT_JOB, BUILD_JOB, SURGE_SENSOR
 from tests.environment import SurgewiseEnv
@@ -32,7 +32,7 @@ def _audit_subjects(env: SurgewiseEnv) -> dict[str, str]:
         return {
             reference: contact
             for person_id, contact in people
-            if (reference := audit.subject_ref(connection, person_id)) is not None
+            if (reference := audit_subjects.subject_ref(connection, person_id)) is not None
         }
 
 

@@ -19,7 +19,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from agents.actions import ProposedAction
-from agents.governance import audit
+from agents.governance import audit, audit_chain, audit_reading, audit_subjects
 from agents.governance.audit import AuditEntry, AuditEvent
 from agents.governance.policy import PolicyDecision, RuleResult, Verdict
 from dagster_project.cli.audit_commands import audit_app
@@ -99,7 +99,7 @@ def write_history(path: Path) -> str:
         audit.ensure_audit_log(connection)
         for entry in history():
             audit.append(connection, entry)
-        return audit.verify_chain(connection).head_hash
+        return audit_reading.verify_chain(connection).head_hash
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def mentions(connection: duckdb.DuckDBPyConnection, value: str) -> list[str]:
 
 
 def exported(connection: duckdb.DuckDBPyConnection, path: Path) -> list[dict[str, Any]]:
-    audit.export_jsonl(connection, path)
+    audit_reading.export_jsonl(connection, path)
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -154,7 +154,7 @@ def test_appending_links_every_entry_to_the_one_before(connection: duckdb.DuckDB
     assert rows[0][2] == GENESIS
     assert all(row[2] == before[3] for before, row in pairwise(rows))
     assert connection.execute("select seq, entry_hash from audit.chain_head").fetchall() == [(6, rows[-1][3])]
-    report = audit.verify_chain(connection)
+    report = audit_reading.verify_chain(connection)
     assert report.ok and report.entries == 6 and report.head_hash == rows[-1][3]
     # An auditor recomputes every hash from the export with nothing but the documented rule.
     records = exported(connection, tmp_path / "export.jsonl")
@@ -183,12 +183,12 @@ def test_an_append_inside_the_callers_transaction_commits_or_rolls_back_with_it(
     audit.append(connection, entry)
     connection.execute("rollback")
     assert connection.execute("select max(seq) from audit.audit_log").fetchone() == (6,)
-    assert audit.verify_chain(connection).ok
+    assert audit_reading.verify_chain(connection).ok
 
     connection.execute("begin transaction")
     assert audit.append(connection, entry) == 7
     connection.execute("commit")
-    assert audit.verify_chain(connection).entries == 7 and audit.verify_chain(connection).ok
+    assert audit_reading.verify_chain(connection).entries == 7 and audit_reading.verify_chain(connection).ok
 
 
 def test_concurrent_appenders_make_one_contiguous_chain(connection: duckdb.DuckDBPyConnection) -> None:
@@ -223,7 +223,7 @@ def test_concurrent_appenders_make_one_contiguous_chain(connection: duckdb.DuckD
     assert connection.execute(
         "select run_id, count(*) from audit.audit_log where run_id like 'thread_%' group by 1 order by 1"
     ).fetchall() == [(f"thread_{number}", 25) for number in range(4)]
-    report = audit.verify_chain(connection)
+    report = audit_reading.verify_chain(connection)
     assert report.ok, report.describe()
 
 
@@ -315,29 +315,29 @@ def test_tampering_is_caught_in_the_warehouse_and_in_an_export(
     warehouse: Path, tmp_path: Path, tamper: Tamper, first_problem: str, first_problem_in_export: str | None
 ) -> None:
     with duckdb.connect(str(warehouse)) as connection:
-        head = audit.verify_chain(connection).head_hash
+        head = audit_reading.verify_chain(connection).head_hash
         tamper(connection, exported(connection, tmp_path / "before.jsonl"))
 
-        report = audit.verify_chain(connection)
+        report = audit_reading.verify_chain(connection)
         assert not report.ok
         assert report.describe()[0] == first_problem, report.describe()
-        assert audit.export_jsonl(connection, tmp_path / "after.jsonl") == report.entries
+        assert audit_reading.export_jsonl(connection, tmp_path / "after.jsonl") == report.entries
 
-    in_export = audit.verify_jsonl(tmp_path / "after.jsonl", expected_head_hash=head)
+    in_export = audit_reading.verify_jsonl(tmp_path / "after.jsonl", expected_head_hash=head)
     assert not in_export.ok
     assert in_export.describe()[0] == (first_problem_in_export or first_problem), in_export.describe()
 
 
 def test_an_export_changed_in_transit_fails_verification(connection: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
-    assert audit.export_jsonl(connection, path) == 6
-    head = audit.verify_chain(connection).head_hash
+    assert audit_reading.export_jsonl(connection, path) == 6
+    head = audit_reading.verify_chain(connection).head_hash
     lines = path.read_text().splitlines()
-    assert audit.verify_jsonl(path, expected_head_hash=head).ok
+    assert audit_reading.verify_jsonl(path, expected_head_hash=head).ok
 
     def verify(changed: list[str], *, with_head: bool = True) -> list[str]:
         path.write_text("\n".join(changed) + "\n")
-        return audit.verify_jsonl(path, expected_head_hash=head if with_head else None).describe()
+        return audit_reading.verify_jsonl(path, expected_head_hash=head if with_head else None).describe()
 
     edited = json.loads(lines[1])
     edited["outcome"] = "denied"
@@ -355,10 +355,10 @@ def test_a_lost_chain_head_stops_appends_instead_of_starting_a_second_chain(
     connection.execute("drop table audit.chain_head")
     audit.ensure_audit_log(connection)
 
-    assert audit.verify_chain(connection).describe() == [
+    assert audit_reading.verify_chain(connection).describe() == [
         "entry 7: the chain head is missing, so entries cut off the end would not show"
     ]
-    with pytest.raises(audit.AuditChainError):
+    with pytest.raises(audit_chain.AuditChainError):
         audit.append(connection, history()[0])
     assert connection.execute("select count(*) from audit.audit_log").fetchone() == (6,)
 
@@ -381,19 +381,21 @@ def test_the_log_holds_no_person_id_in_clear(connection: duckdb.DuckDBPyConnecti
     )
 
     assert mentions(connection, JANE) == [] and mentions(connection, OMAR) == []
-    omar, jane = audit.subject_ref(connection, OMAR), audit.subject_ref(connection, JANE)
+    omar, jane = audit_subjects.subject_ref(connection, OMAR), audit_subjects.subject_ref(connection, JANE)
     ((subject, inputs),) = connection.execute(
         "select subject_ref, inputs from audit.audit_log where event = ?", [AuditEvent.PERSON_FORGOTTEN]
     ).fetchall()
     assert subject == omar and omar is not None and omar != jane
     assert json.loads(inputs) == {"subject_ref": omar, "contacts": [{"subject_ref": jane, "role": "forwarded_by"}]}
-    assert audit.entries_for_person(connection, JANE)[-1]["event"] == AuditEvent.PERSON_FORGOTTEN  # named inside
-    assert audit.subject_ref(connection, "per_never_audited") is None
+    assert (
+        audit_reading.entries_for_person(connection, JANE)[-1]["event"] == AuditEvent.PERSON_FORGOTTEN
+    )  # named inside
+    assert audit_subjects.subject_ref(connection, "per_never_audited") is None
     assert connection.execute("select count(*) from audit.subject_keys").fetchone() == (2,)
 
 
 def test_forgetting_a_subject_unlinks_their_entries_and_keeps_the_chain(connection: duckdb.DuckDBPyConnection) -> None:
-    jane_entries = audit.entries_for_person(connection, JANE)
+    jane_entries = audit_reading.entries_for_person(connection, JANE)
     assert [entry["event"] for entry in jane_entries] == [
         AuditEvent.PROPOSED,
         AuditEvent.DECIDED,
@@ -402,14 +404,14 @@ def test_forgetting_a_subject_unlinks_their_entries_and_keeps_the_chain(connecti
     assert [entry["entry_id"] for entry in jane_entries] == [1, 2, 5]
     rows_before = connection.execute("select * from audit.audit_log order by seq").fetchall()
 
-    assert audit.forget_subject(connection, JANE)
+    assert audit_subjects.forget_subject(connection, JANE)
 
-    assert audit.entries_for_person(connection, JANE) == []
-    assert audit.subject_ref(connection, JANE) is None
+    assert audit_reading.entries_for_person(connection, JANE) == []
+    assert audit_subjects.subject_ref(connection, JANE) is None
     assert connection.execute("select * from audit.audit_log order by seq").fetchall() == rows_before
-    assert audit.verify_chain(connection).ok
-    assert [entry["entry_id"] for entry in audit.entries_for_person(connection, OMAR)] == [3, 4]
-    assert not audit.forget_subject(connection, JANE)
+    assert audit_reading.verify_chain(connection).ok
+    assert [entry["entry_id"] for entry in audit_reading.entries_for_person(connection, OMAR)] == [3, 4]
+    assert not audit_subjects.forget_subject(connection, JANE)
 
 
 def test_a_log_from_before_the_chain_is_chained_without_clear_ids(tmp_path: Path) -> None:
@@ -435,14 +437,14 @@ def test_a_log_from_before_the_chain_is_chained_without_clear_ids(tmp_path: Path
 
         audit.ensure_audit_log(connection)
 
-        assert audit.verify_chain(connection).entries == 2 and audit.verify_chain(connection).ok
+        assert audit_reading.verify_chain(connection).entries == 2 and audit_reading.verify_chain(connection).ok
         assert [row[0] for row in connection.execute("select event from audit.audit_log order by seq").fetchall()] == [
             "action_decided",
             "person_forgotten",
         ]
-        assert len(audit.entries_for_person(connection, OMAR)) == 1
+        assert len(audit_reading.entries_for_person(connection, OMAR)) == 1
         # The person the old tombstone names was forgotten: their key is shredded as soon as it is made.
-        assert audit.subject_ref(connection, JANE) is None
+        assert audit_subjects.subject_ref(connection, JANE) is None
         assert mentions(connection, JANE) == [] and mentions(connection, OMAR) == []
         assert connection.execute(
             "select count(*) from duckdb_sequences() where sequence_name = 'audit_entry_id'"

@@ -30,10 +30,13 @@ from hypothesis import strategies as st
 
 from agents.actions import ProposedAction
 from agents.config import AgentRegistry, PolicySet, load_agent_registry, load_policies
-from agents.governance import audit
-from agents.governance.governor import ActionRecord, GovernanceError, Governor
+from agents.governance import audit_reading
+from agents.governance.facts import pause_state
+from agents.governance.governor import Governor
 from agents.governance.policy import Verdict
-from agents.governance.store import GLOBAL_CONTROL, pause_state, suppress_person
+from agents.governance.schema import GLOBAL_CONTROL
+from agents.governance.session import ActionRecord, GovernanceError
+from agents.governance.store import suppress_person
 from dagster_project.core.settings import REPO_ROOT
 from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint
 
@@ -530,7 +533,7 @@ def assert_within_frequency_caps(connection: duckdb.DuckDBPyConnection, policies
 
 
 def assert_chain_intact(connection: duckdb.DuckDBPyConnection) -> None:
-    report = audit.verify_chain(connection)
+    report = audit_reading.verify_chain(connection)
     assert report.ok, report.describe()
 
 

@@ -12,8 +12,9 @@ import pytest
 from agents.actions import ProposedAction
 from agents.config import AnomalyPolicy, RolloutPlan, load_agent_registry, load_policies
 from agents.governance.anomaly import RunBehaviour, detect_anomalies
-from agents.governance.governor import ANOMALY_DETECTOR, Governor
-from agents.governance.store import agent_state, pause_state, rollout_phase
+from agents.governance.facts import agent_state, pause_state, rollout_phase
+from agents.governance.governor import Governor
+from agents.governance.interventions import ANOMALY_DETECTOR
 from dagster_project.core.settings import REPO_ROOT
 
 NOW = datetime(2026, 11, 25, 15, 0)

@@ -1,0 +1,83 @@
+"""The audit log's tables, the columns an entry's hash covers, and their one DDL.
+
+Declarations only, so the appender, the subject keys and the verifier name the same tables and columns.
+"""
+
+from __future__ import annotations
+
+AUDIT_SCHEMA = "audit"
+AUDIT_TABLE = f"{AUDIT_SCHEMA}.audit_log"
+CHAIN_HEAD_TABLE = f"{AUDIT_SCHEMA}.chain_head"
+SUBJECT_KEYS_TABLE = f"{AUDIT_SCHEMA}.subject_keys"
+UNCHAINED_TABLE = "audit_log_unchained"
+"""Where a warehouse's audit log from before the chain waits while its entries are chained."""
+
+GENESIS_HASH = "0" * 64
+
+HASHED_COLUMNS = (
+    "seq",
+    "recorded_at",
+    "run_id",
+    "agent_id",
+    "event",
+    "action_id",
+    "action_type",
+    "channel",
+    "subject_ref",
+    "account_id",
+    "reasoning",
+    "inputs",
+    "policy_verdict",
+    "policy_rules",
+    "policy_version",
+    "reviewer",
+    "related_action_id",
+    "outcome",
+    "prev_hash",
+)
+"""Every stored field of an entry but its own hash (`entry_id` is its seq, not stored apart)."""
+JSON_COLUMNS = ("inputs", "policy_rules")
+STORED_COLUMNS = (*HASHED_COLUMNS, "entry_hash")
+
+AUDIT_DDL = (
+    f"""
+    create table if not exists {AUDIT_TABLE} (
+        entry_id bigint generated always as (seq) virtual,
+        seq bigint primary key,
+        recorded_at timestamp not null,
+        run_id varchar not null,
+        agent_id varchar not null,
+        event varchar not null,
+        action_id varchar,
+        action_type varchar,
+        channel varchar,
+        subject_ref varchar,
+        account_id varchar,
+        reasoning varchar,
+        inputs json,
+        policy_verdict varchar,
+        policy_rules json,
+        policy_version varchar,
+        reviewer varchar,
+        related_action_id varchar,
+        outcome varchar,
+        prev_hash varchar not null,
+        entry_hash varchar not null
+    )
+    """,
+    f"""
+    create table if not exists {CHAIN_HEAD_TABLE} (
+        id integer primary key check (id = 1),
+        seq bigint not null,
+        entry_hash varchar not null
+    )
+    """,
+    f"""
+    create table if not exists {SUBJECT_KEYS_TABLE} (
+        person_id varchar primary key,
+        key blob not null,
+        created_at timestamp not null
+    )
+    """,
+)
+"""The log, its one-row chain head and the subject keys, in creation order."""
