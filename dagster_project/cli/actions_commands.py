@@ -10,7 +10,7 @@ from rich.table import Table
 from agents.governance.rollbacks import RollbackResult
 from agents.governance.schema import ACTIONS_TABLE, ActionStatus
 from agents.governance.store import load_actions
-from dagster_project.cli.console import make_console
+from dagster_project.cli.console import command_warehouse, make_console
 from dagster_project.cli.governance_support import (
     SHORT_ID,
     AgentFilter,
@@ -22,7 +22,6 @@ from dagster_project.cli.governance_support import (
     governor_for,
     known_agent,
     load_config,
-    open_for_command,
     parse_moment,
     resolve_action_id,
     spend_cell,
@@ -46,7 +45,7 @@ def list_actions(
     registry, _ = load_config(console)
     if agent is not None:
         known_agent(console, registry, agent)
-    with open_for_command(console, read_only=True) as connection:
+    with command_warehouse(console, read_only=True) as connection:
         recent = (
             load_actions(
                 connection,

@@ -12,7 +12,7 @@ from agents.config import AgentRegistry
 from agents.governance.facts import pause_state
 from agents.governance.overview import AgentOverview, governance_overview
 from agents.governance.schema import ACTIONS_TABLE, GLOBAL_CONTROL
-from dagster_project.cli.console import make_console
+from dagster_project.cli.console import command_warehouse, make_console
 from dagster_project.cli.governance_support import (
     By,
     Reason,
@@ -21,7 +21,6 @@ from dagster_project.cli.governance_support import (
     governor_for,
     known_agent,
     load_config,
-    open_for_command,
 )
 from dagster_project.core.clock import utc_now
 from dagster_project.core.warehouse import table_exists
@@ -37,7 +36,7 @@ def list_agents() -> None:
     console = make_console()
     registry, _ = load_config(console)
     now = utc_now()
-    with open_for_command(console, read_only=True) as connection:
+    with command_warehouse(console, read_only=True) as connection:
         if table_exists(connection, ACTIONS_TABLE) and (everyone := pause_state(connection, GLOBAL_CONTROL)).paused:
             console.print(f"[red]Global kill switch on[/red]: {escape(everyone.reason)}", highlight=False)
         for overview in governance_overview(connection, registry, now):

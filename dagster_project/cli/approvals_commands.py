@@ -12,7 +12,7 @@ from rich.table import Table
 from agents.governance.audit_schema import AUDIT_TABLE
 from agents.governance.schema import ACTIONS_TABLE, ESCALATIONS_TABLE, ActionStatus
 from agents.governance.store import StoredAction, load_actions
-from dagster_project.cli.console import make_console, warehouse_path
+from dagster_project.cli.console import command_warehouse, make_console, warehouse_path
 from dagster_project.cli.governance_support import (
     SHORT_ID,
     ActionKey,
@@ -25,7 +25,6 @@ from dagster_project.cli.governance_support import (
     governor_for,
     known_agent,
     load_config,
-    open_for_command,
     resolve_action_id,
     spend_cell,
     styled,
@@ -48,7 +47,7 @@ def list_approvals(
     if agent is not None:
         known_agent(console, registry, agent)
     now = utc_now()
-    with open_for_command(console, read_only=True) as connection:
+    with command_warehouse(console, read_only=True) as connection:
         if not table_exists(connection, ACTIONS_TABLE):
             console.print("No approval requests: the governor has not run on this warehouse yet.")
             return
@@ -162,7 +161,7 @@ def execute_approved() -> None:
     if not run_ids:
         console.print("Nothing approved or overdue: the approved_actions sensor had nothing to run.")
         return
-    with open_for_command(console, read_only=True) as connection:
+    with command_warehouse(console, read_only=True) as connection:
         outcomes = connection.execute(
             f"select event, outcome, count(*) from {AUDIT_TABLE} where list_contains(?, run_id) group by all "
             "order by all",

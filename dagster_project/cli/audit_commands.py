@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dagster_project.cli.console import make_console, warehouse_path
+from dagster_project.cli.console import command_warehouse, make_console
 from dagster_project.core.settings import DATA_DIR_ENV, env_path
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ def verify_command(
 ) -> None:
     """Recompute every entry's hash in order and check the links between them; exit 1 if anything was changed."""
     from agents.governance.audit_reading import verify_chain, verify_jsonl
-    from dagster_project.core.warehouse import open_warehouse
 
     console = make_console()
     if file is not None:
@@ -63,10 +62,7 @@ def verify_command(
             raise typer.Exit(code=1)
         report, source = verify_jsonl(file, expected_head_hash=head), str(file)
     else:
-        path = warehouse_path(console)
-        if path is None:
-            raise typer.Exit(code=1)
-        with open_warehouse(path, read_only=True) as connection:
+        with command_warehouse(console, read_only=True) as connection:
             report = verify_chain(connection)
         source = "the warehouse"
     if not report.ok:
@@ -90,14 +86,10 @@ def export_command(
 ) -> None:
     """Write every entry in order, with its hashes, for an auditor to re-verify without the warehouse."""
     from agents.governance.audit_reading import export_jsonl, verify_chain
-    from dagster_project.core.warehouse import open_warehouse
 
     console = make_console()
-    path = warehouse_path(console)
-    if path is None:
-        raise typer.Exit(code=1)
     output = output or env_path(DATA_DIR_ENV) / EXPORT_NAME
-    with open_warehouse(path, read_only=True) as connection:
+    with command_warehouse(console, read_only=True) as connection:
         count = export_jsonl(connection, output)
         report = verify_chain(connection)
     console.print(f"Exported {count:,} audit entries to {output}.", highlight=False)

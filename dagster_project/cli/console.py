@@ -11,9 +11,12 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import typer
 from rich.console import Console
 
 from dagster_project.core.settings import DUCKDB_PATH_ENV, ensure_dagster_home, env_path
+from dagster_project.core.warehouse import open_warehouse
 
 
 def make_console() -> Console:
@@ -42,6 +45,16 @@ def warehouse_path(console: Console) -> Path | None:
         console.print(f"[red]No warehouse at {path} yet.[/red] Run `surgewise run` first.", highlight=False)
         return None
     return path
+
+
+@contextmanager
+def command_warehouse(console: Console, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse for a command, or a message and exit code 1 if nothing was built yet."""
+    path = warehouse_path(console)
+    if path is None:
+        raise typer.Exit(code=1)
+    with open_warehouse(path, read_only=read_only) as connection:
+        yield connection
 
 
 @contextmanager

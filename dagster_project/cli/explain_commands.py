@@ -19,19 +19,18 @@ from agents.governance.store import (
     StoredAction,
     load_action,
 )
-from dagster_project.cli.console import make_console, shorten, warehouse_path
+from dagster_project.cli.console import command_warehouse, make_console, shorten
 from dagster_project.cli.governance_support import (
     SHORT_ID,
     ActionKey,
     cell,
     fail,
-    open_for_command,
     resolve_action_id,
     spend_cell,
     styled,
     what_cell,
 )
-from dagster_project.core.warehouse import open_warehouse, table_exists
+from dagster_project.core.warehouse import table_exists
 
 explain_app = typer.Typer(help="Explain what the warehouse holds and why.", no_args_is_help=True)
 
@@ -75,11 +74,8 @@ def person_command(
     from dagster_project.privacy.resolve import UnknownPersonError
 
     console = make_console()
-    path = warehouse_path(console)
-    if path is None:
-        raise typer.Exit(code=1)
     try:
-        with open_warehouse(path, read_only=True) as connection:
+        with command_warehouse(console, read_only=True) as connection:
             explanation = explain_person(connection, key, signal_limit=signals)
     except UnknownPersonError as error:
         console.print(f"[red]Unknown person:[/red] {error}.", highlight=False)
@@ -203,7 +199,7 @@ def explain_action(action_id: ActionKey) -> None:
 
     It also says whether the audit chain still verifies, so the entries shown can be trusted."""
     console = make_console()
-    with open_for_command(console, read_only=True) as connection:
+    with command_warehouse(console, read_only=True) as connection:
         stored = load_action(connection, resolve_action_id(console, connection, action_id))
         if stored is None:
             fail(console, f"no action {action_id!r}", "Unknown action")

@@ -25,10 +25,10 @@ from agents.governance.governor import Governor
 from agents.governance.schema import ACTIONS_TABLE
 from agents.governance.session import GovernanceError
 from agents.governance.store import StoredAction
-from dagster_project.cli.console import warehouse_path
+from dagster_project.cli.console import command_warehouse
 from dagster_project.core.config_files import ConfigError
 from dagster_project.core.settings import CONFIG_DIR_ENV, env_path
-from dagster_project.core.warehouse import open_warehouse, table_exists
+from dagster_project.core.warehouse import table_exists
 
 REVIEWER_ENV = "SURGEWISE_REVIEWER"
 SHORT_ID = 12
@@ -77,19 +77,10 @@ def load_config(console: Console) -> tuple[AgentRegistry, PolicySet]:
 
 
 @contextmanager
-def open_for_command(console: Console, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = warehouse_path(console)
-    if path is None:
-        raise typer.Exit(code=1)
-    with open_warehouse(path, read_only=read_only) as connection:
-        yield connection
-
-
-@contextmanager
 def governor_for(console: Console, command: str) -> Iterator[Governor]:
     """A Governor on the warehouse opened for writing; a refusal becomes a red message and exit code 1."""
     registry, policies = load_config(console)
-    with open_for_command(console, read_only=False) as connection:
+    with command_warehouse(console, read_only=False) as connection:
         try:
             yield Governor(connection, registry, policies, run_id=f"cli-{command}-{uuid4().hex[:8]}")
         except GovernanceError as error:

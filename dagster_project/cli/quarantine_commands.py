@@ -8,7 +8,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dagster_project.cli.console import dagster_instance, log_tail, make_console, quiet_build, shorten, warehouse_path
+from dagster_project.cli.console import (
+    command_warehouse,
+    dagster_instance,
+    log_tail,
+    make_console,
+    quiet_build,
+    shorten,
+    warehouse_path,
+)
 from dagster_project.core.settings import LANDING_DIR_ENV, env_path
 
 if TYPE_CHECKING:
@@ -31,15 +39,11 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many rows.")] = 50,
 ) -> None:
     """Quarantined rows with their file, line, field and reason, and how many there are per source."""
-    from dagster_project.core.warehouse import open_warehouse
     from dagster_project.run.quarantine_replay import UnknownSourceError, list_quarantine, quarantine_counts
 
     console = make_console()
-    path = warehouse_path(console)
-    if path is None:
-        raise typer.Exit(code=1)
     try:
-        with open_warehouse(path, read_only=True) as connection:
+        with command_warehouse(console, read_only=True) as connection:
             counts = quarantine_counts(connection, source=source, source_file=file)
             rows = list_quarantine(connection, source=source, source_file=file, limit=limit)
     except UnknownSourceError as error:

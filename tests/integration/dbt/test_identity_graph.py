@@ -28,7 +28,7 @@ from dagster_project.lib.names import BUILD_JOB
 from tests.environment import SurgewiseEnv, surgewise_environment
 from tests.scenario import START, _iso, write_csv, write_jsonl, write_scenario
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("identity_graph")]
 
 SUPPRESSED = "forget.me@surge.example"
 

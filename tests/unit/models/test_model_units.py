@@ -34,6 +34,9 @@ from models.send_time import (
     split_reads,
 )
 
+# Its module fixtures simulate or train once: the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("model_units")
+
 CONFIG_DIR = REPO_ROOT / "config"
 EXACT = {"atol": 1e-9, "rtol": 0.0}
 

@@ -29,6 +29,9 @@ from dagster_project.simulator.evaluation import (
     load_opportunity_days,
 )
 
+# Its module fixtures simulate or train once: the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("evaluation")
+
 CONFIG_DIR = REPO_ROOT / "config"
 START_DATE = date(2026, 10, 1)
 MARKET = {"seed": 7, "accounts": 30, "days": 14, "start_date": START_DATE}

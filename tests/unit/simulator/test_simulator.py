@@ -28,6 +28,9 @@ from dagster_project.connectors.sources import (
 from dagster_project.simulator import SimulationSummary, newsletter, simulate
 from dagster_project.simulator.catalogue import BOT_USER_AGENTS
 
+# Its module fixtures simulate or train once: the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("simulator")
+
 SMALL = {"accounts": 30, "days": 14, "start_date": date(2026, 10, 1)}
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
