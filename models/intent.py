@@ -16,7 +16,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
 from models.config import IntentSettings
-from models.explain import Contributions, baseline_shapley, top_contributions
+from models.contributions import Contributions, baseline_shapley, top_contributions
 from models.features import FeatureSet
 
 

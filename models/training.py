@@ -11,8 +11,8 @@ from sklearn.metrics import average_precision_score
 
 from models.baseline import engagement_points, is_mql, with_account_engagement_points
 from models.config import ModelSettings
+from models.contributions import __doc__ as EXPLANATION_METHOD
 from models.drift import reference_bins
-from models.explain import __doc__ as EXPLANATION_METHOD
 from models.features import (
     ACCOUNT_LEVEL,
     FEATURE_SETS,

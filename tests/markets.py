@@ -45,7 +45,7 @@ class Scenario:
 
 
 @dataclass(frozen=True)
-class Market:
+class DefaultMarket:
     env: SurgewiseEnv
     report: MainRunReport
     settings: ModelSettings

@@ -25,7 +25,7 @@ START = datetime(2026, 10, 1, 9, 0, 0)
 
 
 @dataclass(frozen=True)
-class Contact:
+class ScenarioContact:
     contact_id: str
     account_id: str
     email: str
@@ -42,17 +42,17 @@ ACCOUNTS = [
 ]
 
 CONTACTS = [
-    Contact("con_jane", "acc_surge", "jane.doe@surge.example", "Jane", "vp"),
-    Contact("con_omar", "acc_surge", "omar.ali@surge.example", "Omar", "director"),
-    Contact("con_li", "acc_surge", "li.wei@surge.example", "Li", "individual_contributor", "opted_out"),
-    Contact("con_two_a", "acc_two", "a@twoonly.example", "Ann", "manager"),
-    Contact("con_two_b", "acc_two", "b@twoonly.example", "Ben", "manager"),
-    Contact("con_nine_a", "acc_nine", "a@ninedays.example", "Cal", "manager"),
-    Contact("con_nine_b", "acc_nine", "b@ninedays.example", "Dee", "manager"),
-    Contact("con_nine_c", "acc_nine", "c@ninedays.example", "Eve", "manager"),
-    Contact("con_t2_a", "acc_tiertwo", "a@tiertwo.example", "Fay", "manager"),
-    Contact("con_t2_b", "acc_tiertwo", "b@tiertwo.example", "Gus", "manager"),
-    Contact("con_t2_c", "acc_tiertwo", "c@tiertwo.example", "Hal", "manager"),
+    ScenarioContact("con_jane", "acc_surge", "jane.doe@surge.example", "Jane", "vp"),
+    ScenarioContact("con_omar", "acc_surge", "omar.ali@surge.example", "Omar", "director"),
+    ScenarioContact("con_li", "acc_surge", "li.wei@surge.example", "Li", "individual_contributor", "opted_out"),
+    ScenarioContact("con_two_a", "acc_two", "a@twoonly.example", "Ann", "manager"),
+    ScenarioContact("con_two_b", "acc_two", "b@twoonly.example", "Ben", "manager"),
+    ScenarioContact("con_nine_a", "acc_nine", "a@ninedays.example", "Cal", "manager"),
+    ScenarioContact("con_nine_b", "acc_nine", "b@ninedays.example", "Dee", "manager"),
+    ScenarioContact("con_nine_c", "acc_nine", "c@ninedays.example", "Eve", "manager"),
+    ScenarioContact("con_t2_a", "acc_tiertwo", "a@tiertwo.example", "Fay", "manager"),
+    ScenarioContact("con_t2_b", "acc_tiertwo", "b@tiertwo.example", "Gus", "manager"),
+    ScenarioContact("con_t2_c", "acc_tiertwo", "c@tiertwo.example", "Hal", "manager"),
 ]
 
 # (cookie, contact, day offsets of pricing/comparison views)

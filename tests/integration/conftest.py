@@ -21,7 +21,7 @@ from dagster_project.run.driver import run_main_job
 from dagster_project.simulator.landing import DEFAULT_DAYS, DEFAULT_START_DATE
 from models.config import load_model_settings
 from tests.environment import SurgewiseEnv, surgewise_environment
-from tests.markets import BuiltMarket, Market, Scenario
+from tests.markets import BuiltMarket, DefaultMarket, Scenario
 from tests.scenario import write_bad_rows, write_scenario
 
 
@@ -119,7 +119,7 @@ def default_market_build(tmp_path_factory: pytest.TempPathFactory, definitions: 
 
 
 @pytest.fixture(scope="module")
-def market(default_market_build: BuiltMarket) -> Iterator[Market]:
+def market(default_market_build: BuiltMarket) -> Iterator[DefaultMarket]:
     """The default market, read only: copy `market.env.data_dir` to change it."""
     with default_market_build.opened() as (env, instance):
-        yield Market(env, default_market_build.facts["report"], load_model_settings(env.config_dir), instance)
+        yield DefaultMarket(env, default_market_build.facts["report"], load_model_settings(env.config_dir), instance)

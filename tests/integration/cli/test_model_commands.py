@@ -16,14 +16,14 @@ from models.registry import ModelRegistry
 from models.send_time import SEND_TIME_MODEL, SendTimeModel
 from models.serving import INTENT_SCORES_TABLE
 from tests.environment import surgewise_environment
-from tests.markets import Market
+from tests.markets import DefaultMarket
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("default_market")]
 
 WIDE = {"COLUMNS": "250"}
 
 
-def test_explain_person_shows_why_the_score_is_high(market: Market) -> None:
+def test_explain_person_shows_why_the_score_is_high(market: DefaultMarket) -> None:
     (person_id, top_features) = market.query(
         f"select entity_id, top_features from {INTENT_SCORES_TABLE} where entity_type = 'person' "
         "order by probability desc limit 1"
@@ -36,7 +36,7 @@ def test_explain_person_shows_why_the_score_is_high(market: Market) -> None:
     assert "Send time:" in result.output
 
 
-def test_the_models_command_lists_champions_with_their_figures(market: Market) -> None:
+def test_the_models_command_lists_champions_with_their_figures(market: DefaultMarket) -> None:
     result = CliRunner().invoke(app, ["models"], env=WIDE)
     assert result.exit_code == 0, result.output
     for status in market.report.models:
@@ -44,7 +44,7 @@ def test_the_models_command_lists_champions_with_their_figures(market: Market) -
     assert "PR AUC" in result.output and "expected open rate" in result.output
 
 
-def test_evaluate_compares_aql_with_mql_and_send_times_with_ten_oclock(market: Market) -> None:
+def test_evaluate_compares_aql_with_mql_and_send_times_with_ten_oclock(market: DefaultMarket) -> None:
     result = CliRunner().invoke(app, ["evaluate"], env=WIDE)
     assert result.exit_code == 0, result.output
     assert "AQL (intent model + ICP + engagement)" in result.output and "MQL (engagement points > 80)" in result.output
@@ -53,7 +53,7 @@ def test_evaluate_compares_aql_with_mql_and_send_times_with_ten_oclock(market: M
     assert card.metrics["expected_open_rate"] > card.metrics["fixed_hour_open_rate"]
 
 
-def test_forget_erases_a_person_from_the_send_time_models(market: Market, tmp_path: Path) -> None:
+def test_forget_erases_a_person_from_the_send_time_models(market: DefaultMarket, tmp_path: Path) -> None:
     shutil.copytree(market.env.data_dir, tmp_path / "data")
     with surgewise_environment(tmp_path / "data") as env, pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))

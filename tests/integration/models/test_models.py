@@ -26,12 +26,12 @@ from models.registry import ModelRegistry, TrainingOutcome
 from models.serving import INTENT_SCORES_TABLE, served_latest_scores
 from models.training import intent_model_name, prepare_training_data, train_challenger
 from tests.environment import surgewise_environment
-from tests.markets import Market
+from tests.markets import DefaultMarket
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("default_market")]
 
 
-def test_surgewise_run_trains_promotes_and_scores(market: Market) -> None:
+def test_surgewise_run_trains_promotes_and_scores(market: DefaultMarket) -> None:
     report = market.report
     assert report.build_succeeded and report.training_runs == 1 and report.training_failed == 0
     assert report.warehouse.checks["intent_feature_drift"] is True
@@ -52,7 +52,7 @@ def test_surgewise_run_trains_promotes_and_scores(market: Market) -> None:
     assert report.warehouse.aqls > 0 and report.warehouse.mqls > 0
 
 
-def test_the_ui_shows_each_model_with_its_metrics_and_charts(market: Market) -> None:
+def test_the_ui_shows_each_model_with_its_metrics_and_charts(market: DefaultMarket) -> None:
     """What a RevOps user sees on the intent_model asset in the Dagster UI: numbers that plot over time,
     the comparison with the rule, and the calibration and lift charts."""
     event = market.instance.get_latest_materialization_event(dg.AssetKey("intent_model"))
@@ -69,7 +69,7 @@ def test_the_ui_shows_each_model_with_its_metrics_and_charts(market: Market) -> 
     assert send_time.asset_materialization.metadata["open_rate_uplift"].value > 0
 
 
-def test_the_time_split_never_lets_training_see_the_held_out_period(market: Market) -> None:
+def test_the_time_split_never_lets_training_see_the_held_out_period(market: DefaultMarket) -> None:
     """Every training label (an opportunity within the horizon) was known before the first held-out day."""
     for level, rows in market.labelled().items():
         prepared = prepare_training_data(rows, market.settings)
@@ -87,7 +87,7 @@ def test_the_time_split_never_lets_training_see_the_held_out_period(market: Mark
         assert not train["person_id" if level == PERSON_LEVEL else "account_id"].isna().any()
 
 
-def test_training_is_deterministic_for_a_seed(market: Market) -> None:
+def test_training_is_deterministic_for_a_seed(market: DefaultMarket) -> None:
     rows = market.labelled()[ACCOUNT_LEVEL]
     _, train, holdout = prepare_training_data(rows, market.settings)
     first = train_intent_model(train, FEATURE_SETS[ACCOUNT_LEVEL], market.settings.intent)
@@ -97,7 +97,7 @@ def test_training_is_deterministic_for_a_seed(market: Market) -> None:
     assert snapshot_hash(train, columns) == snapshot_hash(train.sample(frac=1, random_state=1), columns)
 
 
-def test_a_saved_model_loads_and_scores_exactly_as_trained(market: Market) -> None:
+def test_a_saved_model_loads_and_scores_exactly_as_trained(market: DefaultMarket) -> None:
     name = intent_model_name(PERSON_LEVEL)
     version = market.registry.champion_version(name)
     model, card = market.registry.load(name, version)
@@ -110,7 +110,7 @@ def test_a_saved_model_loads_and_scores_exactly_as_trained(market: Market) -> No
     assert card.metrics["model"]["rows"] == len(holdout)
 
 
-def test_the_person_model_beats_the_engagement_points_rule_on_held_out_days(market: Market) -> None:
+def test_the_person_model_beats_the_engagement_points_rule_on_held_out_days(market: DefaultMarket) -> None:
     """The classic lead score is a person score: the model must rank people better than "points > 80", and
     by more than chance. The margin is a bootstrap over whole accounts (an account's days are not
     independent): the 5th percentile of the PR AUC gain must be above zero."""
@@ -125,7 +125,7 @@ def test_the_person_model_beats_the_engagement_points_rule_on_held_out_days(mark
     assert same_volume["precision"] > flagged["precision"]
 
 
-def test_the_account_model_is_calibrated_where_the_rule_is_a_flag(market: Market) -> None:
+def test_the_account_model_is_calibrated_where_the_rule_is_a_flag(market: DefaultMarket) -> None:
     """At account level the best person's points rank accounts well on this market; the model must rank
     at least as well and give usable probabilities (a far lower Brier score than the 0/1 flag)."""
     name = intent_model_name(ACCOUNT_LEVEL)
@@ -136,7 +136,7 @@ def test_the_account_model_is_calibrated_where_the_rule_is_a_flag(market: Market
     assert card.metrics["calibration"][-1]["mean_predicted"] > card.metrics["calibration"][0]["mean_predicted"]
 
 
-def test_explanations_add_up_to_the_score_and_name_its_drivers(market: Market) -> None:
+def test_explanations_add_up_to_the_score_and_name_its_drivers(market: DefaultMarket) -> None:
     name = intent_model_name(ACCOUNT_LEVEL)
     model, _ = market.registry.load(name, market.registry.champion_version(name))
     rows = market.labelled()[ACCOUNT_LEVEL]
@@ -156,7 +156,7 @@ def test_explanations_add_up_to_the_score_and_name_its_drivers(market: Market) -
     assert tops[top_account][0]["contribution"] > 0
 
 
-def test_the_champion_stays_unless_a_challenger_beats_it(market: Market, tmp_path: Path) -> None:
+def test_the_champion_stays_unless_a_challenger_beats_it(market: DefaultMarket, tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path / "registry")
     rows = market.labelled()[PERSON_LEVEL]
     good = market.settings
@@ -178,7 +178,7 @@ def test_the_champion_stays_unless_a_challenger_beats_it(market: Market, tmp_pat
     assert [entry["promoted"] for entry in registry.decisions("person_intent")] == [True, True, False, False]
 
 
-def test_agents_copy_scores_from_the_champion_into_their_reasoning(market: Market) -> None:
+def test_agents_copy_scores_from_the_champion_into_their_reasoning(market: DefaultMarket) -> None:
     versions = {market.registry.champion_version(intent_model_name(level)) for level in (ACCOUNT_LEVEL, PERSON_LEVEL)}
     proposals = market.query(
         "select reasoning, inputs from audit.audit_log "
@@ -195,7 +195,7 @@ def test_agents_copy_scores_from_the_champion_into_their_reasoning(market: Marke
 
 
 def test_the_drift_check_fails_on_a_shifted_population_and_the_sensor_retrains(
-    market: Market, definitions: dg.Definitions, tmp_path: Path
+    market: DefaultMarket, definitions: dg.Definitions, tmp_path: Path
 ) -> None:
     """A tracking change that triples every page view today: the drift check fails, agents stop reading
     the scores, and the retraining sensor asks for a training run."""
@@ -241,7 +241,7 @@ def test_the_drift_check_fails_on_a_shifted_population_and_the_sensor_retrains(
 
 
 def test_the_retraining_sensor_skips_while_the_champions_are_current(
-    market: Market, definitions: dg.Definitions
+    market: DefaultMarket, definitions: dg.Definitions
 ) -> None:
     with dg.instance_for_test() as instance:
         result = definitions.resolve_sensor_def(RETRAINING_SENSOR)(

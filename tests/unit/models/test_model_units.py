@@ -20,8 +20,8 @@ from dagster_project.core.settings import REPO_ROOT
 from models.aql import qualify_leads
 from models.baseline import account_engagement_points, engagement_points, is_mql, with_account_engagement_points
 from models.config import ModelSettings, load_model_settings
+from models.contributions import baseline_shapley, top_contributions
 from models.drift import EMPTY_BIN_SHARE, population_stability, reference_bins
-from models.explain import baseline_shapley, top_contributions
 from models.features import FeatureSet, TimeSplit, split_rows, time_split, with_labels
 from models.intent import IntentModel, train_intent_model
 from models.metrics import bootstrap_pr_auc_gain, calibration_table, lift_table, score_metrics
