@@ -7,13 +7,29 @@ build once per session). `pytest -m "not slow"` skips the ones that build a ware
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from dagster_project.core.settings import DBT_TARGET_ENV, DUCKDB_THREADS_ENV
 from tests.environment import SurgewiseEnv, surgewise_environment
+
+IN_MEMORY_TEMP = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Workers build warehouses side by side on a small machine: one DuckDB thread per connection (and per
+    dbt thread) so they do not fight over the cores; test files in memory where the machine has a tmpfs,
+    as nothing a test writes needs to survive it. Workers inherit both from the controller."""
+    if config.getoption("numprocesses", default=None) or os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault(DUCKDB_THREADS_ENV, "1")
+        os.environ.setdefault(DBT_TARGET_ENV, "parallel")
+    if IN_MEMORY_TEMP.is_dir() and os.access(IN_MEMORY_TEMP, os.W_OK):
+        tempfile.tempdir = str(IN_MEMORY_TEMP)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 import duckdb
 
 WRITE_ATTEMPTS = 30
-RETRY_PAUSE_SECONDS = 0.05
+RETRY_PAUSE_SECONDS = 0.25
 """The longest random pause between attempts; pauses start at a few milliseconds and double."""
 
 T = TypeVar("T")

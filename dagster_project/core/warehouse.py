@@ -8,12 +8,15 @@ of a crash half-way through a write or a corrupted file.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+from dagster_project.core.settings import DUCKDB_THREADS_ENV
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -29,6 +32,16 @@ def table_exists(connection: duckdb.DuckDBPyConnection, qualified_name: str) -> 
         ).fetchone()
         is not None
     )
+
+
+def connection_config() -> dict[str, int]:
+    """DuckDB settings from the environment: `$SURGEWISE_DUCKDB_THREADS` threads per connection, if set."""
+    threads = os.environ.get(DUCKDB_THREADS_ENV, "").strip()
+    if not threads:
+        return {}
+    if not threads.isdecimal() or int(threads) < 1:
+        raise ValueError(f"${DUCKDB_THREADS_ENV} must be a whole number of threads, at least 1; it is {threads!r}")
+    return {"threads": int(threads)}
 
 
 class WarehouseBusyError(RuntimeError):
@@ -48,11 +61,12 @@ def open_warehouse(
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    config = connection_config()
     deadline = time.monotonic() + lock_timeout_seconds
     delay = 0.05
     while True:
         try:
-            connection = duckdb.connect(str(path), read_only=read_only)
+            connection = duckdb.connect(str(path), read_only=read_only, config=config)
             break
         except duckdb.IOException as error:
             if not _is_lock_conflict(error):
