@@ -156,6 +156,14 @@ def evaluate_send_times(model: SendTimeModel, holdout: pd.DataFrame) -> dict[str
     }
 
 
+def reads_snapshot_hash(reads: pd.DataFrame) -> str:
+    """A hash of the reads a model trained on, whatever order the warehouse returned them in (its query has
+    no order, and DuckDB's parallel join does not keep one), so the same data gives the same version."""
+    columns = ["person_id", "occurred_at", "local_hour"]
+    ordered = reads[columns].sort_values(columns, kind="mergesort", ignore_index=True)
+    return hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()).hexdigest()
+
+
 def load_read_events(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Email opens and clicks of known people, with the time zone and segment their sends are planned in."""
     return connection.sql(
@@ -219,8 +227,7 @@ def train_send_time_challenger(
         return TrainingOutcome(SEND_TIME_MODEL, None, None, reason)
     model = fit_send_time_model(train, settings)
     metrics = evaluate_send_times(model, holdout)
-    hashed = pd.util.hash_pandas_object(reads[["person_id", "occurred_at", "local_hour"]], index=False)
-    data_hash = hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
+    data_hash = reads_snapshot_hash(reads)
     card = ModelCard(
         name=SEND_TIME_MODEL,
         version=unused_version(registry, SEND_TIME_MODEL, new_version(trained_at, data_hash)),

@@ -31,6 +31,7 @@ from models.send_time import (
     evaluate_send_times,
     fit_send_time_model,
     local_reads,
+    reads_snapshot_hash,
     split_reads,
 )
 
@@ -1120,3 +1121,20 @@ def test_an_account_scores_its_best_person_each_day(settings: ModelSettings) -> 
     account_rows = pd.DataFrame({"account_id": ["A", "B", "C"], "snapshot_date": [day(0)] * 3})
     merged = with_account_engagement_points(account_rows, rows, points)
     assert merged["engagement_points"].tolist() == [individual[1], individual[3], 0.0]
+
+
+def test_the_reads_hash_ignores_row_order_and_sees_a_changed_read() -> None:
+    reads = pd.DataFrame(
+        {
+            "person_id": ["per_a", "per_b", "per_a", "per_c"],
+            "occurred_at": pd.to_datetime(
+                ["2026-10-01 09:00", "2026-10-01 10:00", "2026-10-02 08:00", "2026-10-03 11:00"]
+            ),
+            "local_hour": [9, 10, 8, 11],
+        }
+    )
+    shuffled = reads.sample(frac=1, random_state=7).reset_index(drop=True)
+    assert not shuffled.equals(reads)
+    assert reads_snapshot_hash(shuffled) == reads_snapshot_hash(reads)
+    changed = reads.assign(local_hour=[9, 10, 8, 12])
+    assert reads_snapshot_hash(changed) != reads_snapshot_hash(reads)
