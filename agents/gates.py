@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from dagster_project.core.check_results import CHECK_RESULTS_TABLE, latest_check_result
+from dagster_project.core.check_results import latest_check_result
 from dagster_project.core.warehouse import table_exists
 
 
@@ -17,8 +17,6 @@ def failing_gates(connection: duckdb.DuckDBPyConnection, required_checks: Sequen
     read). Reads only, so a sensor can ask too."""
     if not required_checks:
         return []
-    if not table_exists(connection, CHECK_RESULTS_TABLE):
-        return [f"data check {name} has never run" for name in required_checks]
     latest_load = None
     if table_exists(connection, "raw._loaded_files"):
         (latest_load,) = connection.execute(

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.lib.jobs_in_process import QUIET_CONSOLE
+from dagster_project.lib.jobs_in_process import QUIET_CONSOLE, run_sensor_request, sensor_run_requests
 from dagster_project.lib.names import AGENT_JOB, BUILD_JOB, SURGE_SENSOR
 from dagster_project.run.driver import run_main_job
 from dagster_project.simulator.landing import DEFAULT_DAYS, DEFAULT_START_DATE
@@ -38,19 +38,10 @@ def _building(
 
 def _answer_surges(definitions: dg.Definitions, instance: dg.DagsterInstance) -> None:
     """Run the agent job for the one surge the hand-built market has, as the sensor asks."""
-    surges = definitions.resolve_sensor_def(SURGE_SENSOR)(
-        dg.build_sensor_context(
-            instance=instance,
-            definitions=definitions,
-            resources=definitions.get_repository_def().get_top_level_resources(),
-        )
-    )
-    assert isinstance(surges, dg.SensorResult) and len(surges.run_requests) == 1
-    for request in surges.run_requests:
-        agent = definitions.resolve_job_def(AGENT_JOB).execute_in_process(
-            run_config={**request.run_config, **QUIET_CONSOLE}, instance=instance, tags=request.tags
-        )
-        assert agent.success
+    requests = sensor_run_requests(definitions, instance, SURGE_SENSOR)
+    assert len(requests) == 1
+    for request in requests:
+        assert run_sensor_request(definitions, instance, SURGE_SENSOR, AGENT_JOB, request).succeeded
 
 
 # --- the hand-built scenario (tests/scenario.py) ---------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from agents.config import load_agent_registry, load_policies
 from agents.governance.governor import Governor
 from dagster_project.core.clock import utc_now
+from dagster_project.lib.jobs_in_process import sensor_run_requests
 from dagster_project.lib.names import AGENT_JOB, DECISION_JOB, SURGE_SENSOR
 from dagster_project.run.driver import run_approved_actions
 from tests.environment import SurgewiseEnv
@@ -41,13 +42,7 @@ def _pending(env: SurgewiseEnv, action_type: str) -> str:
 def _answer_the_surge(definitions: dg.Definitions) -> dg.ExecuteInProcessResult:
     """What the daemon does: evaluate the surge sensor and run the agent job it asks for."""
     with dg.instance_for_test() as instance:
-        sensor = definitions.resolve_sensor_def(SURGE_SENSOR)
-        context = dg.build_sensor_context(
-            instance=instance,
-            definitions=definitions,
-            resources=definitions.get_repository_def().get_top_level_resources(),
-        )
-        (request,) = sensor(context).run_requests
+        (request,) = sensor_run_requests(definitions, instance, SURGE_SENSOR)
         return definitions.resolve_job_def(AGENT_JOB).execute_in_process(
             run_config=request.run_config, instance=instance, tags=request.tags
         )

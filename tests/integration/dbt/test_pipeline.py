@@ -10,6 +10,7 @@ import pytest
 
 from agents.governance import audit_subjects
 from dagster_project.core.clock import utc_now
+from dagster_project.lib.jobs_in_process import sensor_run_requests
 from dagster_project.lib.names import AGENT_JOB, BUILD_JOB, SURGE_SENSOR
 from tests.environment import SurgewiseEnv
 from tests.markets import Scenario
@@ -34,18 +35,6 @@ def _audit_subjects(env: SurgewiseEnv) -> dict[str, str]:
             for person_id, contact in people
             if (reference := audit_subjects.subject_ref(connection, person_id)) is not None
         }
-
-
-def _surge_requests(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
-    sensor = definitions.resolve_sensor_def(SURGE_SENSOR)
-    result = sensor(
-        dg.build_sensor_context(
-            instance=instance,
-            definitions=definitions,
-            resources=definitions.get_repository_def().get_top_level_resources(),
-        )
-    )
-    return result.run_requests if isinstance(result, dg.SensorResult) else []
 
 
 def _run_agent(definitions: dg.Definitions, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
@@ -88,7 +77,7 @@ def test_bots_and_duplicates_never_become_signals(scenario: Scenario) -> None:
 
 
 def test_the_surge_sensor_fires_only_for_the_real_surge(scenario: Scenario, definitions: dg.Definitions) -> None:
-    requests = _surge_requests(definitions, scenario.instance)
+    requests = sensor_run_requests(definitions, scenario.instance, SURGE_SENSOR)
 
     assert [request.run_key for request in requests] == [SURGE_RUN_KEY]
     assert requests[0].tags["surgewise/account_id"] == "acc_surge"
@@ -98,7 +87,7 @@ def test_the_agent_enrols_contactable_people_and_never_sends_denied_actions(
     scenario_copy: SurgewiseEnv, definitions: dg.Definitions
 ) -> None:
     with dg.instance_for_test() as instance:
-        (request,) = _surge_requests(definitions, instance)
+        (request,) = sensor_run_requests(definitions, instance, SURGE_SENSOR)
     result = _run_agent(definitions, request)
 
     assert result.success
@@ -138,7 +127,7 @@ def test_running_the_same_surge_twice_sends_nothing_twice(
     scenario_copy: SurgewiseEnv, definitions: dg.Definitions
 ) -> None:
     with dg.instance_for_test() as instance:
-        (request,) = _surge_requests(definitions, instance)
+        (request,) = sensor_run_requests(definitions, instance, SURGE_SENSOR)
     _run_agent(definitions, request)
     _run_agent(definitions, request)
 
@@ -189,7 +178,7 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
         build = definitions.resolve_job_def(BUILD_JOB).execute_in_process(instance=instance, raise_on_error=False)
         evaluations = {e.check_name: e.passed for e in build.get_asset_check_evaluations()}
         assert evaluations["dim_person_expectations"] is False
-        (request,) = _surge_requests(definitions, instance)
+        (request,) = sensor_run_requests(definitions, instance, SURGE_SENSOR)
     result = _run_agent(definitions, request)
 
     assert result.success
@@ -204,7 +193,7 @@ def test_a_failed_data_check_stops_the_agent_and_says_why(
 
 def test_a_stale_profile_stops_the_agent_and_says_why(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> None:
     with dg.instance_for_test() as instance:
-        (request,) = _surge_requests(definitions, instance)
+        (request,) = sensor_run_requests(definitions, instance, SURGE_SENSOR)
     now = utc_now()
     with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
         # A batch was loaded after the profile's checks last ran, and dbt never built it into the profile.
