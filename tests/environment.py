@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 from dagster_project.core.settings import (
+    AUDIT_ANCHOR_DIR_ENV,
     CONFIG_DIR_ENV,
     DATA_DIR_ENV,
     DUCKDB_PATH_ENV,
     GROUND_TRUTH_DIR_ENV,
+    KEYS_DIR_ENV,
     LANDING_DIR_ENV,
     MODEL_REGISTRY_DIR_ENV,
     REPO_ROOT,
+    REVIEWER_KEYS_DIR_ENV,
     apply_environment_defaults,
 )
 
@@ -32,6 +35,18 @@ class SurgewiseEnv:
     @property
     def model_registry_dir(self) -> Path:
         return self.data_dir / "model_registry"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir.parent / "keys"
+
+    @property
+    def audit_anchor_dir(self) -> Path:
+        return self.data_dir.parent / "audit_anchors"
+
+    @property
+    def reviewer_keys_dir(self) -> Path:
+        return self.data_dir.parent / "reviewer_keys"
 
 
 @contextmanager
@@ -51,5 +66,8 @@ def surgewise_environment(data_dir: Path, config_dir: Path = REPO_ROOT / "config
         patch.setenv(GROUND_TRUTH_DIR_ENV, str(env.ground_truth_dir))
         patch.setenv(CONFIG_DIR_ENV, str(env.config_dir))
         patch.setenv(MODEL_REGISTRY_DIR_ENV, str(env.model_registry_dir))
+        patch.setenv(KEYS_DIR_ENV, str(env.keys_dir))
+        patch.setenv(AUDIT_ANCHOR_DIR_ENV, str(env.audit_anchor_dir))
+        patch.setenv(REVIEWER_KEYS_DIR_ENV, str(env.reviewer_keys_dir))
         apply_environment_defaults()
         yield env
