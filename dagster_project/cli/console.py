@@ -9,20 +9,40 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.text import Text
 
 from dagster_project.core.settings import DUCKDB_PATH_ENV, ensure_dagster_home, env_path
 from dagster_project.core.warehouse import open_warehouse
 
 
+class DataSafeConsole(Console):
+    """A console on which a string that is not valid markup prints as itself instead of raising: text from
+    landing files, agents or the warehouse (a category `[/red]`) can never crash a command. Such text is
+    printed with `literal` or `markup=False`, so it is not styled either; this is the net under that."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        try:
+            return super().render_str(text, **options)
+        except MarkupError:
+            return super().render_str(text, **(options | {"markup": False}))
+
+
 def make_console() -> Console:
     """A console per command, bound to the stdout it starts with (so `quiet_build` can hide dbt's log) and
     sized to the terminal (or $COLUMNS) it runs in."""
-    return Console(file=sys.stdout)
+    return DataSafeConsole(file=sys.stdout)
+
+
+def literal(value: object) -> Text:
+    """Data for a table cell or a print, shown exactly as it is: never read as markup (`[bold red]`)."""
+    return Text("" if value is None else str(value))
 
 
 @contextmanager
@@ -65,6 +85,7 @@ def dagster_instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def shorten(text: object, width: int = 60) -> str:
+def shorten(text: object, width: int = 60) -> Text:
+    """Data cut to a table cell's width, shown literally (see `literal`)."""
     value = "" if text is None else str(text).replace("\n", " ")
-    return value if len(value) <= width else value[: width - 1] + "…"
+    return literal(value if len(value) <= width else value[: width - 1] + "…")

@@ -11,6 +11,7 @@ from rich.table import Table
 from dagster_project.cli.console import (
     command_warehouse,
     dagster_instance,
+    literal,
     log_tail,
     make_console,
     quiet_build,
@@ -54,12 +55,18 @@ def list_command(
         return
     totals = Table("source", "rows quarantined", "files", title="raw.quarantine")
     for source_name, (count, files) in counts.items():
-        totals.add_row(source_name, f"{count:,}", f"{files:,}")
+        totals.add_row(literal(source_name), f"{count:,}", f"{files:,}")
     console.print(totals)
+    # Everything in a row came from a landing file (its name too): shown literally, never as markup.
     table = Table("source", "file", "line", "field", "reason", "payload", title="Quarantined rows")
     for row in rows:
         table.add_row(
-            row.source, row.source_file, str(row.source_line), row.field, row.reason, shorten(row.raw_payload, 50)
+            literal(row.source),
+            literal(row.source_file),
+            _line(row.source_line),
+            literal(row.field),
+            literal(row.reason),
+            shorten(row.raw_payload, 50),
         )
     console.print(table)
     total = sum(count for count, _ in counts.values())
@@ -111,6 +118,7 @@ def replay_command(source: SourceOption = None) -> None:
 
 def _print_replay(console: Console, report: ReplayReport, source: str | None) -> None:
     """Per source what left quarantine; then every row still there, with what to do about its file."""
+    from dagster_project.connectors.loader import FILE_LINE
     from dagster_project.run.quarantine_replay import FileStatus
 
     summary = Table(
@@ -135,9 +143,8 @@ def _print_replay(console: Console, report: ReplayReport, source: str | None) ->
 
     for replay in report.sources:
         for row in replay.recovered:
-            console.print(
-                f"  recovered {row.source_file} line {row.source_line} into raw.{row.source}", highlight=False
-            )
+            where = "(the whole file)" if row.source_line == FILE_LINE else f"line {row.source_line}"
+            console.print(f"  recovered {row.source_file} {where} into raw.{row.source}", highlight=False, markup=False)
     waiting = [(row, "still") for replay in report.sources for row in replay.still_quarantined]
     waiting += [(row, "new") for replay in report.sources for row in replay.newly_quarantined]
     if waiting:
@@ -148,5 +155,19 @@ def _print_replay(console: Console, report: ReplayReport, source: str | None) ->
                 status = f"newly quarantined ({status})"
             elif status == FileStatus.UNCHANGED:
                 status = f"{status}: fix the file, then replay"
-            table.add_row(row.source, row.source_file, str(row.source_line), row.field, row.reason, status)
+            table.add_row(
+                literal(row.source),
+                literal(row.source_file),
+                _line(row.source_line),
+                literal(row.field),
+                literal(row.reason),
+                status,
+            )
         console.print(table)
+
+
+def _line(source_line: int) -> str:
+    """A line number, or `file` for an entry about the whole file (refused, over size, unreadable)."""
+    from dagster_project.connectors.loader import FILE_LINE
+
+    return "file" if source_line == FILE_LINE else str(source_line)

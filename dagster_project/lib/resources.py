@@ -17,6 +17,7 @@ from agents.config import (
     load_policies,
     load_surge_rules,
 )
+from dagster_project.connectors.limits import LandingLimits, load_landing_limits
 from dagster_project.core.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, open_warehouse
 from models.config import ModelSettings, load_model_settings
 from models.registry import ModelRegistry
@@ -48,7 +49,7 @@ class LandingZone(dg.ConfigurableResource):
 
 
 class SurgewiseConfig(dg.ConfigurableResource):
-    """The versioned config files (agents, policies, surge rules), read fresh for every run."""
+    """The versioned config files (agents, policies, surge rules, models, landing limits), read fresh for every run."""
 
     config_dir: str
 
@@ -63,6 +64,9 @@ class SurgewiseConfig(dg.ConfigurableResource):
 
     def model_settings(self) -> ModelSettings:
         return load_model_settings(Path(self.config_dir))
+
+    def landing_limits(self) -> LandingLimits:
+        return load_landing_limits(Path(self.config_dir))
 
 
 class ModelStore(dg.ConfigurableResource):

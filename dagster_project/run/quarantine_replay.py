@@ -9,7 +9,8 @@ in quarantine and is reported as such, so nothing is lost.
 
 from __future__ import annotations
 
-import hashlib
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
+from dagster_project.connectors.loader import (
+    FILE_LINE,
+    LOADED_FILES_TABLE,
+    QUARANTINE_TABLE,
+    UNREAD_DIGEST_PREFIX,
+    file_sha256,
+    unread_digest,
+)
 from dagster_project.connectors.sources import SOURCES_BY_NAME
 from dagster_project.core.warehouse import open_warehouse, table_exists
 from dagster_project.lib.jobs_in_process import JobRun, run_job_in_process
@@ -55,7 +63,8 @@ class FileStatus:
 class SourceReplay:
     source: str
     recovered: list[QuarantineEntry] = field(default_factory=list)
-    """Were quarantined, are now loaded in `raw.<source>` from the same file and line."""
+    """Were quarantined, are now loaded in `raw.<source>` from the same file and line (for an entry about the
+    whole file, on line 0: the file now loads rows)."""
     still_quarantined: list[QuarantineEntry] = field(default_factory=list)
     """Still in quarantine after the build (the current entry: its reason may have changed)."""
     removed: list[QuarantineEntry] = field(default_factory=list)
@@ -149,13 +158,21 @@ def _file_status(
             f"select sha256 from {LOADED_FILES_TABLE} where source = ? and source_file = ?", [source, source_file]
         ).fetchone()
         path = landing_dir / source_file
-        if not path.is_file():
+        if not os.path.lexists(path):
             status[(source, source_file)] = FileStatus.MISSING
-        elif row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row[0]:
+        elif row is None or _changed_since_load(path, row[0]):
             status[(source, source_file)] = FileStatus.CHANGED
         else:
             status[(source, source_file)] = FileStatus.UNCHANGED
     return status
+
+
+def _changed_since_load(path: Path, digest: str) -> bool:
+    """Compared the way the loader compares: a file it refused unread by its own type, size and time (never
+    following a link or reading an over-size file), any other by its content."""
+    if digest.startswith(UNREAD_DIGEST_PREFIX):
+        return unread_digest(path) != digest
+    return not stat.S_ISREG(path.lstat().st_mode) or file_sha256(path) != digest
 
 
 def _loaded_lines(connection: duckdb.DuckDBPyConnection, source: str, files: set[str]) -> set[tuple[str, int]]:
@@ -195,10 +212,13 @@ def replay_quarantine(
             report = reports[source_name] = SourceReplay(source_name)
             rows = [row for row in before if row.source == source_name]
             loaded = _loaded_lines(connection, source_name, {row.source_file for row in rows})
+            loaded_files = {source_file for source_file, _ in loaded}
             for row in rows:
                 if row.key in after:
                     report.still_quarantined.append(after[row.key])
-                elif (row.source_file, row.source_line) in loaded:
+                elif (row.source_file, row.source_line) in loaded or (
+                    row.source_line == FILE_LINE and row.source_file in loaded_files
+                ):
                     report.recovered.append(row)
                 else:
                     report.removed.append(row)

@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project.connectors.loader import QUARANTINE_TABLE, load_source
 from dagster_project.connectors.sources import SOURCES, SourceSpec
-from dagster_project.lib.resources import DuckDBWarehouse, LandingZone
+from dagster_project.lib.resources import DuckDBWarehouse, LandingZone, SurgewiseConfig
 
 
 def build_raw_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
@@ -19,10 +19,14 @@ def build_raw_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec("no_quarantined_rows", asset=key)],
     )
     def raw_source(
-        context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse, landing_zone: LandingZone
+        context: dg.AssetExecutionContext,
+        warehouse: DuckDBWarehouse,
+        landing_zone: LandingZone,
+        surgewise_config: SurgewiseConfig,
     ) -> dg.MaterializeResult:
+        limits = surgewise_config.landing_limits()
         with warehouse.connect() as connection:
-            result = load_source(connection, spec, landing_zone.root, batch_id=context.run_id)
+            result = load_source(connection, spec, landing_zone.root, batch_id=context.run_id, limits=limits)
             (row_count,) = connection.execute(f"select count(*) from {spec.table}").fetchone()
             batch_quarantine = connection.execute(
                 f"""

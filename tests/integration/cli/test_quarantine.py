@@ -99,10 +99,16 @@ def test_replay_recovers_a_fixed_row_and_keeps_an_unfixed_file_quarantined(built
         built_copy.landing_dir / FIXABLE_FILE,
         [GOOD_FORM_FILL, {**FORM_FILL_WITHOUT_EMAIL, "email": "pat.fixed@surge.example"}],
     )
+    planted = built_copy.landing_dir / "form_fills" / "batch_[bold red].jsonl"
+    planted.symlink_to("/etc/passwd")
 
     result = invoke("quarantine", "replay")
 
     assert result.exit_code == 0, result.output
+    # A link is refused by name, newly quarantined as a whole file; its target is never read.
+    (refused,) = [line for line in result.output.splitlines() if "batch_[bold red].jsonl" in line]
+    assert " file " in refused and "symbolic link" in refused and "newly quarantined" in refused
+    assert _query(built_copy, "select count(*) from raw.quarantine where raw_payload like '%root:%'") == [(0,)]
     assert f"recovered {FIXABLE_FILE} line 2 into raw.form_fills" in result.output
     assert "1 row(s) recovered, 2 still quarantined" in result.output
     unfixed = [line for line in result.output.splitlines() if UNFIXED_FILE in line]
@@ -114,6 +120,7 @@ def test_replay_recovers_a_fixed_row_and_keeps_an_unfixed_file_quarantined(built
         [FIXABLE_FILE],
     ) == [("ff_kim", FIXABLE_FILE, 1), ("ff_pat", FIXABLE_FILE, 2)]
     assert _query(built_copy, "select source_file, source_line from raw.quarantine order by 1, 2") == [
+        ("form_fills/batch_[bold red].jsonl", 0),
         (UNFIXED_FILE, 1),
         (UNFIXED_FILE, 2),
     ]
