@@ -1,8 +1,9 @@
 """The audit log: every proposal, decision, approval, execution, rollback and refusal to act.
 
-It is append-only and tamper-evident: entries are linked into a hash chain (`audit_chain`) and name people
-only by subject reference (`audit_subjects`); `audit_reading` verifies the chain and exports it for an
-auditor. This module is where entries come from: what an entry says, appending it, and creating the log.
+It is append-only and tamper-evident: entries are linked into a keyed hash chain (`audit_chain`), its head is
+signed into checkpoints outside the warehouse (`audit_anchors`), and it names people only by subject reference
+(`audit_subjects`); `audit_reading` verifies all of it and exports the log for an auditor. This module is where
+entries come from: what an entry says, appending it, and creating the log.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 import duckdb
 
 from agents.actions import ProposedAction
-from agents.governance.audit_chain import link, utc_naive, write
+from agents.governance.audit_chain import AuditKeyError, chain_key, chain_key_path, entry_mac, link, utc_naive, write
 from agents.governance.audit_schema import (
     AUDIT_DDL,
     AUDIT_SCHEMA,
     AUDIT_TABLE,
     CHAIN_HEAD_TABLE,
     GENESIS_HASH,
+    MAC_COLUMNS,
     UNCHAINED_TABLE,
 )
 from agents.governance.audit_subjects import forget_subject, subject_ref, without_person_ids
@@ -68,24 +70,35 @@ class AuditEntry:
     subject_person_id: str | None = None
     """The person the entry concerns, if not (or not only) through its action: an erasure tombstone has none.
     Stored only as a subject reference, like the action's person."""
+    signature: str | None = None
+    """The reviewer's signature of what they decided, kept (and covered by the entry's hash and MAC) so an
+    auditor can check offline who decided."""
 
 
 def ensure_audit_log(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the log, its chain head and the subject keys; chain the entries of a log from before the chain."""
+    """Create the log, its chain head and the subject keys; chain the entries of a log from before the chain, and
+    key those of a log from before the chain key. The key is made only for a log with no entries, or one being
+    keyed now: a lost key must show, not be replaced."""
 
     def create() -> None:
         connection.execute(f"create schema if not exists {AUDIT_SCHEMA}")
         had_log, had_head = table_exists(connection, AUDIT_TABLE), table_exists(connection, CHAIN_HEAD_TABLE)
-        unchained = had_log and "seq" not in _columns(connection, AUDIT_TABLE)
+        columns = _columns(connection, AUDIT_TABLE) if had_log else []
+        unchained = had_log and "seq" not in columns
+        unkeyed = had_log and not unchained and "entry_mac" not in columns
         if unchained:
             connection.execute(f"alter table {AUDIT_TABLE} rename to {UNCHAINED_TABLE}")
         for statement in AUDIT_DDL:
             connection.execute(statement)
+        (entries,) = connection.execute(f"select count(*) from {AUDIT_TABLE}").fetchone()
+        chain_key(connection, create=entries == 0 or unkeyed or unchained)
         # Only a new log starts at genesis: a head that vanished from a chained log must show as a broken chain.
         if not had_head and (not had_log or unchained):
             connection.execute(f"insert into {CHAIN_HEAD_TABLE} values (1, 0, ?)", [GENESIS_HASH])
         if unchained:
             _chain_unchained_log(connection)
+        if unkeyed:
+            _key_unkeyed_log(connection)
 
     write(connection, create)
 
@@ -134,12 +147,25 @@ def _chain_unchained_log(connection: duckdb.DuckDBPyConnection) -> None:
                 "reviewer": None,
                 "related_action_id": None,
                 "outcome": old["outcome"],
+                "signature": None,
             },
         )
     for person_id in forgotten:
         forget_subject(connection, person_id)
     connection.execute(f"drop table {AUDIT_SCHEMA}.{UNCHAINED_TABLE}")
     connection.execute(f"drop sequence if exists {AUDIT_SCHEMA}.audit_entry_id")
+
+
+def _key_unkeyed_log(connection: duckdb.DuckDBPyConnection) -> None:
+    """Give the entries of a log from before the chain key their MACs, as they stand: their hashes are unchanged
+    (a null signature is not hashed), so what the chain proved before it still proves."""
+    key = chain_key(connection)
+    if key is None:
+        raise AuditKeyError(f"the audit log's key {chain_key_path(connection)} could not be made")
+    for column in MAC_COLUMNS:
+        connection.execute(f"alter table {AUDIT_TABLE} add column if not exists {column} varchar")
+    for seq, hash_ in connection.execute(f"select seq, entry_hash from {AUDIT_TABLE}").fetchall():
+        connection.execute(f"update {AUDIT_TABLE} set entry_mac = ? where seq = ?", [entry_mac(key, hash_), seq])
 
 
 def append(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) -> int:
@@ -179,6 +205,7 @@ def append(connection: duckdb.DuckDBPyConnection, entry: AuditEntry) -> int:
                 "reviewer": entry.reviewer,
                 "related_action_id": entry.related_action_id,
                 "outcome": entry.outcome,
+                "signature": entry.signature,
             },
         )
 

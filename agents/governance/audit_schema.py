@@ -1,6 +1,7 @@
-"""The audit log's tables, the columns an entry's hash covers, and their one DDL.
+"""The audit log's tables, the columns an entry's hash covers, the files kept outside the warehouse, and the DDL.
 
-Declarations only, so the appender, the subject keys and the verifier name the same tables and columns.
+Declarations only, so the appender, the subject keys, the anchors and the verifier name the same tables,
+columns and files.
 """
 
 from __future__ import annotations
@@ -33,11 +34,24 @@ HASHED_COLUMNS = (
     "reviewer",
     "related_action_id",
     "outcome",
+    "signature",
     "prev_hash",
 )
-"""Every stored field of an entry but its own hash (`entry_id` is its seq, not stored apart)."""
+"""Every stored field of an entry but its hash and its MAC (`entry_id` is its seq, not stored apart)."""
+OMITTED_WHEN_NULL = ("signature",)
+"""Hashed only when set, so entries written before the column existed keep their hashes."""
 JSON_COLUMNS = ("inputs", "policy_rules")
-STORED_COLUMNS = (*HASHED_COLUMNS, "entry_hash")
+STORED_COLUMNS = (*HASHED_COLUMNS, "entry_hash", "entry_mac")
+MAC_COLUMNS = ("signature", "entry_mac")
+"""Added to a log written before entries were keyed (`ensure_audit_log` adds them and keys the old entries)."""
+
+CHAIN_KEY_FILE = "audit_chain.key"
+"""In `$SURGEWISE_KEYS_DIR`: the HMAC key of every entry's MAC. Whoever holds it can re-key a rewritten log."""
+ANCHOR_KEY_FILE = "audit_anchor_ed25519.pem"
+"""In `$SURGEWISE_KEYS_DIR`: the ed25519 private key that signs checkpoints of the head."""
+ANCHOR_PUBLIC_KEY_FILE = "anchor_public_key.pem"
+"""In `$SURGEWISE_AUDIT_ANCHOR_DIR`, beside the checkpoints: what an auditor verifies them with."""
+CHECKPOINT_GLOB = "checkpoint-*.json"
 
 AUDIT_DDL = (
     f"""
@@ -61,8 +75,10 @@ AUDIT_DDL = (
         reviewer varchar,
         related_action_id varchar,
         outcome varchar,
+        signature varchar,
         prev_hash varchar not null,
-        entry_hash varchar not null
+        entry_hash varchar not null,
+        entry_mac varchar
     )
     """,
     f"""

@@ -59,7 +59,10 @@ def agent_governance(
 
 @dg.asset_check(
     asset=AGENT_GOVERNANCE_ASSET,
-    description="Recompute every audit entry's hash: an edited, deleted or reordered entry fails the check.",
+    description=(
+        "Recompute every audit entry's hash and keyed MAC and compare the log with its signed checkpoints: an "
+        "edited, deleted, reordered or cut-off entry, or an executed action with no entry, fails the check."
+    ),
 )
 def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as connection:
@@ -69,8 +72,6 @@ def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "entries": report.entries,
-            "problems": dg.MetadataValue.md(
-                markdown_list(f"entry {seq}: {problem}" for seq, problem in report.problems)
-            ),
+            "problems": dg.MetadataValue.md(markdown_list(report.describe())),
         },
     )
