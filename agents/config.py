@@ -12,9 +12,16 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+import yaml
+from pydantic import Field, field_validator, model_validator
 
-from dagster_project.core.config_files import StrictModel, load_config_file
+from agents.governance.signatures import SignatureError, parse_public_key, verify_decision
+from dagster_project.core.config_files import ConfigError, StrictModel, load_config_file
+
+WEBHOOKS_FILE = "webhooks.yaml"
+"""Beside agents.yaml and policies.yaml: which channels go to a real system's webhook instead of the sandbox."""
+
+GRADUATE_VERB = "graduate"
 
 
 class Reviewer(StrictModel):
@@ -23,6 +30,25 @@ class Reviewer(StrictModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
     name: str = Field(min_length=1)
     role: str = Field(min_length=1)
+    public_keys: tuple[str, ...] = ()
+    """The reviewer's ed25519 public keys (`surgewise reviewers keygen`): the first verifies every decision; later
+    ones are retired keys, kept only so graduations and audit entries signed before a rotation still verify.
+    A reviewer without a key cannot decide anything."""
+
+    @field_validator("public_keys")
+    @classmethod
+    def _keys_parse(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            try:
+                parse_public_key(key)
+            except SignatureError as error:
+                raise ValueError(f"{key!r}: {error}") from None
+        return keys
+
+    @property
+    def current_key(self) -> tuple[str, ...]:
+        """The one key live decisions are verified against (none if the reviewer has no key)."""
+        return self.public_keys[:1]
 
     def describe(self) -> str:
         return f"{self.name} ({self.role})"
@@ -73,12 +99,21 @@ class RolloutPlan(StrictModel):
     """A phase the owner moved the agent to by hand, e.g. after a pilot reviewed outside Surgewise."""
     graduated_by: str | None = None
     graduated_on: date | None = None
+    graduation_signature: str | None = None
+    """`graduated_by`'s signature of the graduation (`surgewise agents graduate`), verified at load."""
 
     @model_validator(mode="after")
     def _graduation_is_signed(self) -> RolloutPlan:
-        if self.graduated_to_phase is not None and (self.graduated_by is None or self.graduated_on is None):
-            raise ValueError("graduated_to_phase needs graduated_by and graduated_on")
+        if self.graduated_to_phase is not None and (
+            self.graduated_by is None or self.graduated_on is None or self.graduation_signature is None
+        ):
+            raise ValueError("graduated_to_phase needs graduated_by, graduated_on and graduation_signature")
         return self
+
+
+def graduation_statement(agent_id: str, phase: int, graduated_on: date) -> tuple[str, str]:
+    """The subject and comment a graduation signature covers: the agent, the phase and the day."""
+    return f"{agent_id}:phase-{phase}", f"graduated on {graduated_on.isoformat()}"
 
 
 class AgentDefinition(StrictModel):
@@ -140,12 +175,26 @@ class AgentRegistry(StrictModel):
                     for target in allowed.handoff_to
                     if target not in ids
                 ]
-            graduated_by = agent.rollout.graduated_by
-            if graduated_by is not None and graduated_by not in reviewer_ids:
-                problems.append(f"{where}.rollout.graduated_by: {graduated_by!r} is not one of the listed reviewers")
+            problems += self._graduation_problems(agent)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _graduation_problems(self, agent: AgentDefinition) -> list[str]:
+        rollout, where = agent.rollout, f"agents[{agent.id}].rollout"
+        if rollout.graduated_to_phase is None or rollout.graduated_by is None or rollout.graduated_on is None:
+            return []
+        reviewer = self.reviewer(rollout.graduated_by)
+        if reviewer is None:
+            return [f"{where}.graduated_by: {rollout.graduated_by!r} is not one of the listed reviewers"]
+        subject, comment = graduation_statement(agent.id, rollout.graduated_to_phase, rollout.graduated_on)
+        try:
+            verify_decision(
+                reviewer.public_keys, rollout.graduation_signature or "", GRADUATE_VERB, subject, reviewer.id, comment
+            )
+        except SignatureError as error:
+            return [f"{where}.graduation_signature: {error}"]
+        return []
 
     def get(self, agent_id: str) -> AgentDefinition | None:
         return next((agent for agent in self.agents if agent.id == agent_id), None)
@@ -202,7 +251,7 @@ class BudgetCap(StrictModel):
 class BudgetPolicy(StrictModel):
     approval_threshold: float = Field(ge=0)
     """A single budget change larger than this waits for a human."""
-    caps: tuple[BudgetCap, ...] = ()
+    caps: tuple[BudgetCap, ...] = Field(min_length=1)
 
 
 class SensitiveAudiences(StrictModel):
@@ -213,13 +262,15 @@ class SensitiveAudiences(StrictModel):
 
 
 class BrandSafety(StrictModel):
-    banned_phrases: tuple[str, ...] = ()
-    unapproved_claims: tuple[str, ...] = ()
+    """Every list is written out in the file, even empty: a missing one would silently let copy through."""
+
+    banned_phrases: tuple[str, ...]
+    unapproved_claims: tuple[str, ...]
     """Regular expressions of claims legal has not approved (superlatives, guarantees)."""
-    competitors: tuple[str, ...] = ()
-    personal_data_patterns: dict[str, str] = {}
+    competitors: tuple[str, ...]
+    personal_data_patterns: dict[str, str] = Field(min_length=1)
     """Name → regular expression of personal data that must never appear in copy."""
-    creative_action_types: tuple[str, ...] = ()
+    creative_action_types: tuple[str, ...]
     """Action types that publish net-new creative; each one needs approval."""
 
     @model_validator(mode="after")
@@ -258,20 +309,59 @@ class ProfileFreshness(StrictModel):
     """How long landed data may wait before the profile agents read must include it."""
 
 
+class CatalogueCampaign(StrictModel):
+    id: str = Field(min_length=1)
+    channel: str = Field(min_length=1)
+
+
+class Catalogue(StrictModel):
+    """The channel, campaign and sequence ids that exist, so a cap or a scope naming anything else (a
+    misspelt `sales-engagement`, a display name `LinkedIn`) is refused at load instead of never matching."""
+
+    channels: tuple[str, ...] = Field(min_length=1)
+    campaigns: tuple[CatalogueCampaign, ...] = Field(min_length=1)
+    sequences: tuple[str, ...] = Field(min_length=1)
+
+    @property
+    def campaign_ids(self) -> tuple[str, ...]:
+        return tuple(campaign.id for campaign in self.campaigns)
+
+    @model_validator(mode="after")
+    def _campaigns_on_known_channels(self) -> Catalogue:
+        problems = [
+            f"catalogue.campaigns[{campaign.id}].channel: {unknown_id('channel', campaign.channel, self.channels)}"
+            for campaign in self.campaigns
+            if campaign.channel not in self.channels
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def unknown_id(kind: str, value: str, known: tuple[str, ...]) -> str:
+    return f"{value!r} is not a known {kind}; known {kind}s: {', '.join(known)}"
+
+
 class PolicySet(StrictModel):
+    """Every safety section is required: a file that leaves one out must not load with that guardrail off."""
+
     version: int
-    consent: ConsentPolicy = ConsentPolicy()
-    frequency_caps: tuple[FrequencyCap, ...] = ()
-    cross_channel_cap: CrossChannelCap | None = None
-    quiet_hours: QuietHours | None = None
-    budgets: BudgetPolicy = BudgetPolicy(approval_threshold=0)
-    sensitive_audiences: SensitiveAudiences = SensitiveAudiences()
-    brand_safety: BrandSafety = BrandSafety()
-    distress: DistressPolicy = DistressPolicy()
-    anomaly: AnomalyPolicy = AnomalyPolicy()
-    freshness: ProfileFreshness = ProfileFreshness(max_profile_lag_minutes=30)
+    catalogue: Catalogue
+    consent: ConsentPolicy
+    frequency_caps: tuple[FrequencyCap, ...] = Field(min_length=1)
+    cross_channel_cap: CrossChannelCap
+    quiet_hours: QuietHours
+    budgets: BudgetPolicy
+    sensitive_audiences: SensitiveAudiences
+    brand_safety: BrandSafety
+    distress: DistressPolicy
+    anomaly: AnomalyPolicy
+    freshness: ProfileFreshness
     fingerprint: str = ""
-    """Set by the loader: the file's sha256, so every decision names the exact policy text it applied."""
+    """Set by the loader: a sha256 of policies.yaml and agents.yaml (and webhooks.yaml, if any) together, so every
+    decision names the exact policy, registry (reviewers, keys, graduations) and routing text it applied."""
+    config_dir: Path | None = None
+    """Set by the loader: where the files came from, so the governor reads the channel endpoints beside them."""
 
     @model_validator(mode="after")
     def _one_cap_per_channel(self) -> PolicySet:
@@ -280,6 +370,32 @@ class PolicySet(StrictModel):
         if repeated:
             raise ValueError(f"one frequency cap per channel, repeated: {', '.join(repeated)}")
         return self
+
+    @model_validator(mode="after")
+    def _known_ids(self) -> PolicySet:
+        channels, campaigns = self.catalogue.channels, self.catalogue.campaign_ids
+        problems = [
+            f"frequency_caps[{cap.channel}].channel: {unknown_id('channel', cap.channel, channels)}"
+            for cap in self.frequency_caps
+            if cap.channel not in channels
+        ]
+        problems += [
+            f"quiet_hours.channels: {unknown_id('channel', channel, channels)}"
+            for channel in self.quiet_hours.channels
+            if channel not in channels
+        ]
+        known = {"channel": channels, "campaign": campaigns}
+        problems += [
+            f"budgets.caps[{cap.id}].id: {unknown_id(cap.scope, cap.id, known[cap.scope])}"
+            for cap in self.budgets.caps
+            if cap.scope in known and cap.id != "*" and cap.id not in known[cap.scope]
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def campaign_capped(self, campaign_id: str) -> bool:
+        return any(cap.scope == "campaign" and cap.id in (campaign_id, "*") for cap in self.budgets.caps)
 
     @property
     def policy_version(self) -> str:
@@ -319,14 +435,69 @@ class SurgeRules(StrictModel):
     """Scored by `surgewise evaluate` beside the sensor's rule; no sensor acts on it."""
 
 
+def _cross_file_problems(registry: AgentRegistry, policies: PolicySet) -> list[str]:
+    """What agents.yaml names that policies.yaml must know: channels, campaigns, and a cap on every campaign."""
+    channels, campaigns = policies.catalogue.channels, policies.catalogue.campaign_ids
+    problems: list[str] = []
+    for agent in registry.agents:
+        where = f"agents[{agent.id}]"
+        for allowed in agent.allowed_actions:
+            problems += [
+                f"{where}.allowed_actions[{allowed.action_type}].channels: {unknown_id('channel', channel, channels)}"
+                for channel in allowed.channels
+                if channel not in channels
+            ]
+        for campaign in agent.budget_scope.campaigns if agent.budget_scope else ():
+            if campaign not in campaigns:
+                problems.append(f"{where}.budget_scope.campaigns: {unknown_id('campaign', campaign, campaigns)}")
+            elif not policies.campaign_capped(campaign):
+                problems.append(f"{where}.budget_scope.campaigns: {campaign!r} has no campaign cap in policies.yaml")
+    return problems
+
+
+def load_governance_config(config_dir: Path) -> tuple[AgentRegistry, PolicySet]:
+    """The agent registry and the policies, each valid on its own and against the other; the policies carry a
+    fingerprint of both files, so a change to either (a graduation, a reviewer, a key) shows in policy_version."""
+    agents_path, policies_path = config_dir / "agents.yaml", config_dir / "policies.yaml"
+    registry = load_config_file(agents_path, AgentRegistry)
+    policies = load_config_file(policies_path, PolicySet)
+    problems = _cross_file_problems(registry, policies)
+    if problems:
+        raise ConfigError(f"{agents_path}: {'; '.join(problems)}")
+    fingerprint = hashlib.sha256()
+    webhooks_path = config_dir / WEBHOOKS_FILE
+    for path in (policies_path, agents_path, *([webhooks_path] if webhooks_path.exists() else [])):
+        fingerprint.update(f"{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\0".encode())
+    return registry, policies.model_copy(update={"fingerprint": fingerprint.hexdigest(), "config_dir": config_dir})
+
+
+def with_reviewer_key(agents_yaml: str, reviewer_id: str, public_key: str) -> str:
+    """agents.yaml's text with `public_key` first in the reviewer's `public_keys` and their earlier keys kept after
+    it as retired (so what they signed before still verifies); comments and layout are left as they are."""
+    document = yaml.safe_load(agents_yaml) or {}
+    reviewer = next((r for r in document.get("reviewers") or () if r.get("id") == reviewer_id), None)
+    if reviewer is None:
+        raise ConfigError(f"agents.yaml: reviewers: no reviewer {reviewer_id!r} to give a key")
+    old = [str(key) for key in reviewer.get("public_keys") or ()]
+    line = f"public_keys: [{', '.join([public_key, *old])}]"
+    if old:
+        old_line = f"public_keys: [{', '.join(old)}]"
+        if agents_yaml.count(old_line) != 1:
+            raise ConfigError(f"agents.yaml: reviewers[{reviewer_id}].public_keys: write it as one line [key, ...]")
+        return agents_yaml.replace(old_line, line)
+    entry = re.search(rf"^(?P<indent> *)- id: {re.escape(reviewer_id)}[ \t]*\n", agents_yaml, flags=re.MULTILINE)
+    if entry is None:
+        raise ConfigError(f"agents.yaml: reviewers[{reviewer_id}]: write its entry as `- id: {reviewer_id}`")
+    at = entry.end()
+    return f"{agents_yaml[:at]}{entry['indent']}  {line}\n{agents_yaml[at:]}"
+
+
 def load_agent_registry(config_dir: Path) -> AgentRegistry:
-    return load_config_file(config_dir / "agents.yaml", AgentRegistry)
+    return load_governance_config(config_dir)[0]
 
 
 def load_policies(config_dir: Path) -> PolicySet:
-    path = config_dir / "policies.yaml"
-    policies = load_config_file(path, PolicySet)
-    return policies.model_copy(update={"fingerprint": hashlib.sha256(path.read_bytes()).hexdigest()})
+    return load_governance_config(config_dir)[1]
 
 
 def load_surge_rules(config_dir: Path) -> SurgeRules:

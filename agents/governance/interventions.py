@@ -1,15 +1,18 @@
 """Interventions outside a review: pausing and resuming agents (the kill switch), a do-not-contact request,
-and closing an escalation. Only a listed human may intervene; the anomaly detector may only pause.
+and closing an escalation. A human intervenes only with a signed request; the anomaly detector pauses only
+through `pause_on_anomaly`, which takes its findings, never a claimed name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from agents.governance.anomaly import AnomalyFinding
 from agents.governance.audit import AuditEvent
-from agents.governance.schema import ESCALATIONS_TABLE, GLOBAL_CONTROL
+from agents.governance.review import Signed, require_signature
+from agents.governance.schema import CONTROLS_TABLE, ESCALATIONS_TABLE, GLOBAL_CONTROL
 from agents.governance.session import GovernanceError, GovernanceSession
 from agents.governance.store import lock_resources, open_escalation, set_pause, suppress_email
 from dagster_project.core.suppression import email_fingerprint
@@ -19,7 +22,42 @@ ANOMALY_DETECTOR = "surgewise-anomaly-detector"
 """Who pauses an agent on an anomaly; only a human reviewer may resume it."""
 
 
-def switch(
+def signed_switch(
+    session: GovernanceSession, agent_id: str, *, paused: bool, by: str, reason: str, now: datetime, signature: str
+) -> None:
+    """A human pauses (or resumes) one agent, or every agent with `*`, with a signed request: a paused agent
+    proposes nothing and nothing of it executes. A request signed before the agent's last switch is refused, so
+    an old resume cannot be replayed to lift a newer pause."""
+    if by == ANOMALY_DETECTOR:
+        raise GovernanceError(f"{ANOMALY_DETECTOR} is not a person: only the detector itself pauses in its name")
+    session.require_agent(agent_id)
+    verb = "pause" if paused else "resume"
+    signed = require_signature(session, verb, agent_id, by, reason, signature, now)
+
+    def check_fresh() -> None:
+        row = session.connection.execute(
+            f"select changed_at from {CONTROLS_TABLE} where agent_id = ?", [agent_id]
+        ).fetchone()
+        if row is not None and signed.signed_at <= row[0]:
+            raise GovernanceError(
+                f"{verb} {agent_id} by {by} refused: signed at {signed.signed_at:%Y-%m-%d %H:%M:%S}, before the "
+                f"agent's last switch at {row[0]:%Y-%m-%d %H:%M:%S}: sign again"
+            )
+
+    _switch(session, agent_id, paused=paused, by=by, reason=reason, now=now, check=check_fresh, signed=signed)
+
+
+def pause_on_anomaly(session: GovernanceSession, agent_id: str, findings: list[AnomalyFinding], now: datetime) -> str:
+    """The anomaly detector's pause: the agent stops and its owner gets an escalation; returns the reason."""
+    agent = session.registry.get(agent_id)
+    if agent is None or not findings:
+        raise GovernanceError(f"the anomaly detector pauses a registered agent on a finding, not {agent_id!r}")
+    reason = "anomaly: " + "; ".join(finding.reason for finding in findings)
+    _switch(session, agent_id, paused=True, by=ANOMALY_DETECTOR, reason=reason, now=now, escalate_to=agent.owner)
+    return reason
+
+
+def _switch(
     session: GovernanceSession,
     agent_id: str,
     *,
@@ -28,16 +66,15 @@ def switch(
     reason: str,
     now: datetime,
     escalate_to: str | None = None,
+    check: Callable[[], None] | None = None,
+    signed: Signed | None = None,
 ) -> None:
-    """Pause (or resume) one agent, or every agent with `*`: a paused agent proposes nothing and nothing of it
-    executes. Only a listed human may resume, never the anomaly detector."""
-    session.require_agent(agent_id)
-    if not (paused and by == ANOMALY_DETECTOR):
-        session.require_human(by)
     event = AuditEvent.AGENT_PAUSED if paused else AuditEvent.AGENT_RESUMED
 
     def attempt() -> None:
         with _switching(session, agent_id):
+            if check is not None:
+                check()
             set_pause(session.connection, agent_id, paused=paused, reason=reason, by=by, now=now)
             if escalate_to:
                 open_escalation(
@@ -49,7 +86,15 @@ def switch(
                     now=now,
                 )
             session.audit(
-                event, None, now, agent_id=agent_id, reasoning=reason, inputs={"by": by}, outcome=event, reviewer=by
+                event,
+                None,
+                now,
+                agent_id=agent_id,
+                reasoning=reason,
+                inputs={"by": by, **(signed.audit_inputs if signed else {})},
+                outcome=event,
+                reviewer=by,
+                signature=signed.signature if signed else None,
             )
 
     retry_on_conflict(attempt)
@@ -89,10 +134,10 @@ def mark_do_not_contact(session: GovernanceSession, email: str, *, by: str, reas
 
 
 def resolve_escalation(
-    session: GovernanceSession, escalation_id: int, *, by: str, resolution: str, now: datetime
+    session: GovernanceSession, escalation_id: int, *, by: str, resolution: str, now: datetime, signature: str
 ) -> None:
-    """Close an escalation with what the owner did about it; only a listed human may."""
-    session.require_human(by)
+    """Close an escalation with what the owner did about it; only a listed human, with a signed request."""
+    signed = require_signature(session, "resolve", str(escalation_id), by, resolution, signature, now)
     with session.transaction(None):
         row = session.connection.execute(
             f"update {ESCALATIONS_TABLE} set resolved_at = ?, resolved_by = ?, resolution = ? "
@@ -108,8 +153,9 @@ def resolve_escalation(
             now,
             agent_id=agent_id,
             reasoning=f"{resolution} (escalated: {reason})",
-            inputs={"escalation_id": escalation_id, "action_id": action_id},
+            inputs={"escalation_id": escalation_id, "action_id": action_id, **signed.audit_inputs},
             outcome="resolved",
             reviewer=by,
             related_action_id=action_id,
+            signature=signed.signature,
         )

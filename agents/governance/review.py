@@ -1,16 +1,59 @@
 """Human review of queued actions: who may review what, approving or rejecting, and expiring requests
 nobody decided in time. An approval only queues the action; `execution` runs it after re-checking.
+
+Every human decision carries the reviewer's signature (`signatures`), checked here against the public key the
+registry lists for them: a reviewer id alone proves nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from agents.actions import ProposedAction
 from agents.governance.audit import AuditEvent
 from agents.governance.schema import ActionStatus
 from agents.governance.session import GovernanceError, GovernanceSession
+from agents.governance.signatures import SignatureError, statement, verify_statement
 from agents.governance.store import StoredAction, load_action, load_actions, update_action
 from dagster_project.core.transactions import retry_on_conflict
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A verified signature: the token for the audit entry's `signature`, and what it states for its inputs."""
+
+    signature: str
+    signed_at: datetime
+    statement: dict[str, str | None]
+
+    @property
+    def audit_inputs(self) -> dict[str, Any]:
+        return {"signed": self.statement}
+
+
+def require_signature(
+    session: GovernanceSession,
+    verb: str,
+    subject_id: str,
+    reviewer_id: str,
+    comment: str,
+    signature: str,
+    now: datetime,
+    action: ProposedAction | None = None,
+) -> Signed:
+    """Refuse unless `signature` is the listed human `reviewer_id`'s recent signature of exactly this decision
+    (verb, subject, comment and, for an action, the action as stored)."""
+    session.require_human(reviewer_id)
+    reviewer = session.registry.reviewer(reviewer_id)
+    assert reviewer is not None
+    said = statement(verb, subject_id, comment, action)
+    try:
+        token = verify_statement(reviewer.current_key, signature, said, reviewer_id, now=now)
+    except SignatureError as error:
+        raise GovernanceError(f"{verb} {subject_id} by {reviewer_id} refused: {error}") from None
+    return Signed(signature, token.signed_at, said)
 
 
 def _reviewer_may_review(session: GovernanceSession, stored: StoredAction, reviewer_id: str) -> None:
@@ -32,13 +75,22 @@ def _reviewer_may_review(session: GovernanceSession, stored: StoredAction, revie
 
 
 def review(
-    session: GovernanceSession, action_id: str, reviewer_id: str, comment: str, now: datetime, *, approved: bool
+    session: GovernanceSession,
+    action_id: str,
+    reviewer_id: str,
+    comment: str,
+    now: datetime,
+    *,
+    approved: bool,
+    signature: str,
 ) -> StoredAction:
     """Check and record an approval (which the approved-actions sensor executes after re-checking) or a
-    rejection (the action never runs), in one transaction, so two reviewers deciding at once cannot both win."""
+    rejection (the action never runs), in one transaction, so two reviewers deciding at once cannot both win.
+    The signature must cover the action as stored, so it cannot be replayed on another one."""
     status, event = (
         (ActionStatus.APPROVED, AuditEvent.APPROVED) if approved else (ActionStatus.REJECTED, AuditEvent.REJECTED)
     )
+    verb = "approve" if approved else "reject"
 
     def attempt() -> StoredAction:
         with session.transaction(None):
@@ -46,6 +98,7 @@ def review(
             if stored is None:
                 raise GovernanceError(f"no action {action_id}")
             _reviewer_may_review(session, stored, reviewer_id)
+            signed = require_signature(session, verb, action_id, reviewer_id, comment, signature, now, stored.action)
             if stored.status is ActionStatus.PENDING_APPROVAL and stored.expires_at and stored.expires_at <= now:
                 _expire(session, stored, now)
                 return stored
@@ -59,7 +112,16 @@ def review(
                 reviewed_at=now,
                 review_comment=comment,
             )
-            session.audit(event, stored.action, now, outcome=status.value, reasoning=comment, reviewer=reviewer_id)
+            session.audit(
+                event,
+                stored.action,
+                now,
+                outcome=status.value,
+                reasoning=comment,
+                reviewer=reviewer_id,
+                inputs=signed.audit_inputs,
+                signature=signed.signature,
+            )
             return stored
 
     stored = retry_on_conflict(attempt)

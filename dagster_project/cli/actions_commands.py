@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from agents.governance.governor import rollback_window_subject
 from agents.governance.rollbacks import RollbackResult
 from agents.governance.schema import ACTIONS_TABLE, ActionStatus
 from agents.governance.store import load_actions
@@ -24,6 +25,8 @@ from dagster_project.cli.governance_support import (
     load_config,
     parse_moment,
     resolve_action_id,
+    sign_as,
+    sign_on_action,
     spend_cell,
     styled,
     what_cell,
@@ -111,10 +114,15 @@ def rollback(
     with governor_for(console, "rollback") as governor:
         if action_id is not None:
             key = resolve_action_id(console, governor.connection, action_id)
-            results = [governor.rollback(key, by=by, reason=reason, now=now)]
+            signature = sign_on_action(
+                console, governor.registry, governor.connection, "rollback", key, by, reason, now
+            )
+            results = [governor.rollback(key, by=by, reason=reason, now=now, signature=signature)]
         else:
             agent_id = known_agent(console, governor.registry, agent or "").id
-            results = governor.rollback_window(agent_id, start, end, by=by, reason=reason, now=now)
+            subject = rollback_window_subject(agent_id, start, end)
+            signature = sign_as(console, governor.registry, by, "rollback_window", subject, reason, now)
+            results = governor.rollback_window(agent_id, start, end, by=by, reason=reason, now=now, signature=signature)
             if not results:
                 console.print(
                     f"Nothing to roll back: {agent_id} executed no action between {start:%Y-%m-%d %H:%M} and "

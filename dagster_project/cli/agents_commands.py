@@ -1,14 +1,16 @@
-"""`surgewise agents list|pause|resume`: what each agent may do, how far its rollout has got, its kill switch."""
+"""`surgewise agents list|pause|resume|graduate`: what each agent may do, how far its rollout has got, its kill
+switch, and a signed graduation for agents.yaml."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agents.config import AgentRegistry
+from agents.config import GRADUATE_VERB, AgentRegistry, graduation_statement
 from agents.governance.facts import pause_state
 from agents.governance.overview import AgentOverview, governance_overview
 from agents.governance.schema import ACTIONS_TABLE, GLOBAL_CONTROL
@@ -16,11 +18,13 @@ from dagster_project.cli.console import command_warehouse, make_console
 from dagster_project.cli.governance_support import (
     By,
     Reason,
+    ReviewerOption,
     cell,
     fail,
     governor_for,
     known_agent,
     load_config,
+    sign_as,
 )
 from dagster_project.core.clock import utc_now
 from dagster_project.core.warehouse import table_exists
@@ -94,10 +98,12 @@ def _switch(agent_id: str | None, all_agents: bool, *, by: str, reason: str, pau
     console = make_console()
     if (agent_id is None) == (not all_agents):
         fail(console, "name one agent, or pass --all for every agent", "Usage")
+    now = utc_now()
     with governor_for(console, "pause" if pause else "resume") as governor:
         target = GLOBAL_CONTROL if all_agents else known_agent(console, governor.registry, agent_id or "").id
+        signature = sign_as(console, governor.registry, by, "pause" if pause else "resume", target, reason, now)
         switch = governor.pause if pause else governor.resume
-        switch(target, by=by, reason=reason, now=utc_now())
+        switch(target, by=by, reason=reason, now=now, signature=signature)
         still = pause_state(governor.connection, target)
     who = "every agent" if all_agents else target
     if pause:
@@ -126,3 +132,30 @@ def pause_agent(by: By, reason: Reason, agent_id: AgentArgument = None, all_agen
 def resume_agent(by: By, reason: Reason, agent_id: AgentArgument = None, all_agents: AllAgents = False) -> None:
     """Let a paused agent (or, with --all, every agent) act again; only a listed human reviewer may."""
     _switch(agent_id, all_agents, by=by, reason=reason, pause=False)
+
+
+@agents_app.command("graduate")
+def graduate_agent(
+    agent_id: Annotated[str, typer.Argument(help="The agent's id.", show_default=False)],
+    reviewer: ReviewerOption,
+    phase: Annotated[int, typer.Option("--to-phase", min=2, max=3, help="The rollout phase it moves to.")] = 3,
+) -> None:
+    """Sign the agent's graduation to a later rollout phase as its owner, and print the lines for agents.yaml
+    (the registry refuses a graduation whose signature does not verify)."""
+    console = make_console()
+    registry, _ = load_config(console)
+    agent = known_agent(console, registry, agent_id)
+    if reviewer != agent.owner:
+        fail(console, f"only {agent.id}'s owner {agent.owner} may graduate it, not {reviewer}")
+    now = utc_now()
+    today = date(now.year, now.month, now.day)
+    subject, comment = graduation_statement(agent.id, phase, today)
+    signature = sign_as(console, registry, reviewer, GRADUATE_VERB, subject, comment, now)
+    console.print(f"Put these lines under agents[{agent.id}].rollout in config/agents.yaml:", highlight=False)
+    console.print(
+        f"      graduated_to_phase: {phase}\n      graduated_by: {reviewer}\n      graduated_on: {today.isoformat()}\n"
+        f"      graduation_signature: {signature}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

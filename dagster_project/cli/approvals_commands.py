@@ -26,6 +26,8 @@ from dagster_project.cli.governance_support import (
     known_agent,
     load_config,
     resolve_action_id,
+    sign_as,
+    sign_on_action,
     spend_cell,
     styled,
     what_cell,
@@ -112,12 +114,16 @@ def _requests_table(requests: list[StoredAction], decided: bool, now: datetime) 
 
 @approvals_app.command("approve")
 def approve(action_id: ActionKey, reviewer: ReviewerOption, comment: Comment) -> None:
-    """Approve a queued action as one of its listed reviewers; it executes only after every rule is re-checked."""
+    """Approve a queued action as one of its listed reviewers, signed with your key; it executes only after every
+    rule is re-checked."""
     console = make_console()
+    now = utc_now()
     with governor_for(console, "approve") as governor:
-        stored = governor.approve(
-            resolve_action_id(console, governor.connection, action_id), reviewer, comment, utc_now()
+        full_id = resolve_action_id(console, governor.connection, action_id)
+        signature = sign_on_action(
+            console, governor.registry, governor.connection, "approve", full_id, reviewer, comment, now
         )
+        stored = governor.approve(full_id, reviewer, comment, now, signature=signature)
     console.print(
         f"[green]Approved[/green] {stored.action.action_id} ({stored.action.agent_id}: {what_cell(stored)}) by "
         f"{reviewer}: {escape(comment)}",
@@ -132,12 +138,15 @@ def approve(action_id: ActionKey, reviewer: ReviewerOption, comment: Comment) ->
 
 @approvals_app.command("reject")
 def reject(action_id: ActionKey, reviewer: ReviewerOption, comment: Comment) -> None:
-    """Reject a queued action as one of its listed reviewers: it never executes."""
+    """Reject a queued action as one of its listed reviewers, signed with your key: it never executes."""
     console = make_console()
+    now = utc_now()
     with governor_for(console, "reject") as governor:
-        stored = governor.reject(
-            resolve_action_id(console, governor.connection, action_id), reviewer, comment, utc_now()
+        full_id = resolve_action_id(console, governor.connection, action_id)
+        signature = sign_on_action(
+            console, governor.registry, governor.connection, "reject", full_id, reviewer, comment, now
         )
+        stored = governor.reject(full_id, reviewer, comment, now, signature=signature)
     console.print(
         f"[red]Rejected[/red] {stored.action.action_id} ({stored.action.agent_id}: {what_cell(stored)}) by {reviewer}: "
         f"{escape(comment)}. It will never execute.",
@@ -178,8 +187,10 @@ def resolve_escalation(
     by: By,
     comment: Comment,
 ) -> None:
-    """Close an escalation with what you did about it (the owner's answer goes to the audit log)."""
+    """Close an escalation with what you did about it, signed with your key (the answer goes to the audit log)."""
     console = make_console()
+    now = utc_now()
     with governor_for(console, "resolve") as governor:
-        governor.resolve_escalation(escalation_id, by=by, resolution=comment, now=utc_now())
+        signature = sign_as(console, governor.registry, by, "resolve", str(escalation_id), comment, now)
+        governor.resolve_escalation(escalation_id, by=by, resolution=comment, now=now, signature=signature)
     console.print(f"[green]Resolved[/green] escalation {escalation_id} by {by}: {escape(comment)}", highlight=False)

@@ -2,7 +2,9 @@
 table cells that never read stored text as markup.
 
 Every change goes through the Governor, so the same checks apply as everywhere else (an agent can never
-approve, only a listed reviewer may pause) and every change lands in the audit log. Listing and explaining
+approve, only a listed reviewer may pause) and every change lands in the audit log. A reviewer id names who
+decides; the decision is signed with that reviewer's private key from `$SURGEWISE_REVIEWER_KEYS_DIR`, so naming
+someone else is not enough to decide as them. Listing and explaining
 open the warehouse read-only, so they never wait for, or block, a run that writes.
 """
 
@@ -20,14 +22,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from agents.config import AgentDefinition, AgentRegistry, PolicySet, load_agent_registry, load_policies
+from agents.actions import ProposedAction
+from agents.config import AgentDefinition, AgentRegistry, PolicySet, load_governance_config
 from agents.governance.governor import Governor
 from agents.governance.schema import ACTIONS_TABLE
 from agents.governance.session import GovernanceError
-from agents.governance.store import StoredAction
+from agents.governance.signatures import SignatureError, read_private_key, sign_decision
+from agents.governance.store import StoredAction, load_action
 from dagster_project.cli.console import command_warehouse
 from dagster_project.core.config_files import ConfigError
-from dagster_project.core.settings import CONFIG_DIR_ENV, env_path
+from dagster_project.core.settings import CONFIG_DIR_ENV, REVIEWER_KEYS_DIR_ENV, env_path
 from dagster_project.core.warehouse import table_exists
 
 REVIEWER_ENV = "SURGEWISE_REVIEWER"
@@ -71,9 +75,48 @@ def fail(console: Console, message: object, label: str = "Refused") -> NoReturn:
 def load_config(console: Console) -> tuple[AgentRegistry, PolicySet]:
     """The registry and policies the agents run under (`$SURGEWISE_CONFIG_DIR`), read fresh like every run."""
     try:
-        return load_agent_registry(env_path(CONFIG_DIR_ENV)), load_policies(env_path(CONFIG_DIR_ENV))
+        return load_governance_config(env_path(CONFIG_DIR_ENV))
     except ConfigError as error:
         fail(console, error, "Bad config")
+
+
+def sign_as(
+    console: Console,
+    registry: AgentRegistry,
+    reviewer_id: str,
+    verb: str,
+    subject_id: str,
+    comment: str,
+    now: datetime,
+    action: ProposedAction | None = None,
+) -> str:
+    """Sign a decision with the reviewer's private key from `$SURGEWISE_REVIEWER_KEYS_DIR`; no key, no decision."""
+    if registry.get(reviewer_id) is not None:
+        fail(console, f"{reviewer_id} is an agent: an agent can never approve, reject or intervene")
+    if registry.reviewer(reviewer_id) is None:
+        fail(console, f"{reviewer_id} is not a listed reviewer in the agent registry")
+    try:
+        key = read_private_key(env_path(REVIEWER_KEYS_DIR_ENV), reviewer_id)
+    except SignatureError as error:
+        fail(console, error, "No signing key")
+    return sign_decision(key, verb, subject_id, reviewer_id, comment, now, action)
+
+
+def sign_on_action(
+    console: Console,
+    registry: AgentRegistry,
+    connection: duckdb.DuckDBPyConnection,
+    verb: str,
+    action_id: str,
+    reviewer_id: str,
+    comment: str,
+    now: datetime,
+) -> str:
+    """Sign a decision about an action over the action as the warehouse stores it."""
+    stored = load_action(connection, action_id)
+    if stored is None:
+        fail(console, f"no action {action_id}", "Unknown action")
+    return sign_as(console, registry, reviewer_id, verb, action_id, comment, now, stored.action)
 
 
 @contextmanager

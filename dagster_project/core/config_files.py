@@ -18,9 +18,10 @@ class ConfigError(ValueError):
 
 
 class StrictModel(BaseModel):
-    """A config entry: unknown keys are errors (a misspelt guardrail must not be ignored) and it is frozen."""
+    """A config entry: unknown keys are errors (a misspelt guardrail must not be ignored), numbers are finite
+    (`.inf` or `.nan` would turn a comparison against a cap off) and it is frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

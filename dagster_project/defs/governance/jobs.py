@@ -1,7 +1,9 @@
 """The governance jobs: approved actions executed (from the approved_actions sensor), and governance from the
 Dagster UI: a reviewer launches `governance_decision_job` from the Launchpad to
 approve or reject a queued action, pause or resume an agent, or roll back an action — the same Governor
-calls as the CLI, with the same identity and role checks, recorded in the audit log."""
+calls as the CLI, with the same identity, role and signature checks, recorded in the audit log. The Launchpad
+cannot hold a reviewer's private key, so the reviewer signs first (`surgewise reviewers sign`) and pastes the
+signature; a free-text `by` alone decides nothing."""
 
 from typing import Literal
 
@@ -17,13 +19,16 @@ from dagster_project.lib.resources import DuckDBWarehouse, SurgewiseConfig
 
 
 class GovernanceDecision(dg.Config):
-    """What the reviewer decides; `by` is their reviewer id from config/agents.yaml."""
+    """What the reviewer decides; `by` is their reviewer id from config/agents.yaml, and `signature` what
+    `surgewise reviewers sign <decision> <target> --reviewer <by> --comment <comment>` printed."""
 
     decision: Literal["approve", "reject", "pause", "resume", "rollback"]
     target: str
-    """The action id (approve, reject, rollback) or the agent id, `*` for every agent (pause, resume)."""
+    """The full action id (approve, reject, rollback) or the agent id, `*` for every agent (pause, resume)."""
     by: str
     comment: str
+    signature: str
+    """The reviewer's signature of exactly this decision, target and comment, made within the last hour."""
 
 
 @dg.op(description="Apply one reviewer decision through the governor; a refusal fails the run with the reason.")
@@ -37,18 +42,19 @@ def apply_governance_decision(
     with warehouse.connect() as connection:
         governor = Governor(connection, surgewise_config.agent_registry(), surgewise_config.policies(), context.run_id)
         try:
+            by, comment, signature = config.by, config.comment, config.signature
             if config.decision == "approve":
-                outcome = governor.approve(config.target, config.by, config.comment, now).status.value
+                outcome = governor.approve(config.target, by, comment, now, signature=signature).status.value
             elif config.decision == "reject":
-                outcome = governor.reject(config.target, config.by, config.comment, now).status.value
+                outcome = governor.reject(config.target, by, comment, now, signature=signature).status.value
             elif config.decision == "pause":
-                governor.pause(config.target, by=config.by, reason=config.comment, now=now)
+                governor.pause(config.target, by=by, reason=comment, now=now, signature=signature)
                 outcome = "paused"
             elif config.decision == "resume":
-                governor.resume(config.target, by=config.by, reason=config.comment, now=now)
+                governor.resume(config.target, by=by, reason=comment, now=now, signature=signature)
                 outcome = "resumed"
             else:
-                result = governor.rollback(config.target, by=config.by, reason=config.comment, now=now)
+                result = governor.rollback(config.target, by=by, reason=comment, now=now, signature=signature)
                 outcome = f"rolled back by {result.rollback_action_id}: {result.detail}"
         except GovernanceError as refusal:
             raise dg.Failure(f"governance refused: {refusal}") from refusal

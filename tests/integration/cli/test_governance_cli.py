@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import Result
@@ -15,14 +17,17 @@ from agents.actions import ProposedAction
 from agents.adapters.sandbox import CAMPAIGNS_TABLE, ENROLMENTS_TABLE
 from agents.config import load_agent_registry, load_policies
 from agents.governance.governor import Governor
+from agents.governance.interventions import ANOMALY_DETECTOR
 from agents.governance.schema import ActionStatus
 from agents.governance.session import ActionRecord
 from agents.governance.store import load_action
 from agents.specialists.account_ads import ABM_CAMPAIGN, AccountAdsAgent, HandoffBrief
 from dagster_project.cli import app
 from dagster_project.core.clock import utc_now
+from dagster_project.core.settings import CONFIG_DIR_ENV
 from dagster_project.core.warehouse import open_warehouse
 from tests.environment import SurgewiseEnv
+from tests.signing import signed_config
 
 WIDE = {"COLUMNS": "400"}
 SDR = "sdr_sequence_agent"
@@ -39,8 +44,13 @@ def _recently() -> datetime:
 
 
 @pytest.fixture
-def env(surgewise_env: SurgewiseEnv) -> SurgewiseEnv:
-    """A warehouse with the two marts the governor reads: three contactable people (p2 in distress)."""
+def env(surgewise_env: SurgewiseEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SurgewiseEnv:
+    """A warehouse with the two marts the governor reads: three contactable people (p2 in distress); every
+    reviewer has a test key pair, the private keys in `$SURGEWISE_REVIEWER_KEYS_DIR` as keygen leaves them."""
+    config = tmp_path / "signed_config"
+    signed_config(config, source=surgewise_env.config_dir, keys_dir=surgewise_env.reviewer_keys_dir)
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(config))
+    surgewise_env = replace(surgewise_env, config_dir=config)
     surgewise_env.data_dir.mkdir(parents=True, exist_ok=True)
     with open_warehouse(surgewise_env.duckdb_path) as connection:
         connection.execute("create schema marts")
@@ -157,6 +167,59 @@ def test_only_a_listed_human_may_pause_a_known_agent(env: SurgewiseEnv) -> None:
 
     neither = _cli("agents", "pause", "--by", "dana.reyes", "--reason", "x")
     assert neither.exit_code == 1
+
+
+def test_nobody_pauses_as_the_anomaly_detector_from_the_command_line(env: SurgewiseEnv) -> None:
+    claimed = _cli("agents", "pause", "--all", "--by", ANOMALY_DETECTOR, "--reason", "blame the detector")
+
+    assert claimed.exit_code == 1
+    assert "Global kill switch" not in _cli("agents", "list").output
+
+
+def test_a_reviewer_id_without_the_reviewers_key_decides_nothing(env: SurgewiseEnv) -> None:
+    budget, _ = _ads()
+    _submit(env, [*_ads()])
+    (env.reviewer_keys_dir / "priya.natarajan.pem").unlink()
+
+    approved = _cli("approvals", "approve", budget.action_id, "--reviewer", "priya.natarajan", "--comment", "ok")
+    paused = _cli("agents", "pause", ADS, "--by", "priya.natarajan", "--reason", "x")
+
+    assert approved.exit_code == 1 and "No signing key" in approved.output
+    assert "reviewers keygen --reviewer priya.natarajan" in approved.output
+    assert paused.exit_code == 1
+    assert _status(env, budget.action_id) is ActionStatus.PENDING_APPROVAL
+
+
+def test_keygen_writes_a_private_key_for_its_owner_and_the_public_key_into_agents_yaml(env: SurgewiseEnv) -> None:
+    (env.reviewer_keys_dir / "alex.kim.pem").unlink()
+    agents_file = env.config_dir / "agents.yaml"
+
+    made = _cli("reviewers", "keygen", "--reviewer", "alex.kim", "--agents-yaml", str(agents_file))
+    again = _cli("reviewers", "keygen", "--reviewer", "alex.kim")
+    stranger = _cli("reviewers", "keygen", "--reviewer", "mallory")
+
+    assert made.exit_code == 0, made.output
+    assert (env.reviewer_keys_dir / "alex.kim.pem").stat().st_mode & 0o777 == 0o600
+    public = made.output.strip().splitlines()[-1]
+    assert load_agent_registry(env.config_dir).reviewer("alex.kim").public_keys[0] == public
+    assert again.exit_code == 1 and "never overwritten" in again.output
+    assert stranger.exit_code == 1 and "not a reviewer" in stranger.output
+
+
+def test_reviewers_sign_makes_a_signature_the_governor_accepts(env: SurgewiseEnv) -> None:
+    budget, _ = _ads()
+    _submit(env, [*_ads()])
+
+    signed = _cli(
+        "reviewers", "sign", "approve", budget.action_id[:12], "--reviewer", "priya.natarajan", "--comment", "ok"
+    )
+
+    assert signed.exit_code == 0, signed.output
+    with _governor(env) as governor:
+        stored = governor.approve(
+            budget.action_id, "priya.natarajan", "ok", utc_now(), signature=signed.output.strip().splitlines()[-1]
+        )
+    assert stored.status is ActionStatus.APPROVED
 
 
 def test_the_global_kill_switch_pauses_every_agent(env: SurgewiseEnv) -> None:

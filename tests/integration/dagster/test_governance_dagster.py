@@ -4,19 +4,23 @@ the governance view in the UI and the audit-chain check."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from agents.config import load_agent_registry, load_policies
+from agents.config import load_governance_config
 from agents.governance.governor import Governor
 from dagster_project.core.clock import utc_now
+from dagster_project.core.settings import CONFIG_DIR_ENV
 from dagster_project.lib.jobs_in_process import sensor_run_requests
 from dagster_project.lib.names import AGENT_JOB, DECISION_JOB, SURGE_SENSOR
 from dagster_project.run.driver import run_approved_actions
 from tests.environment import SurgewiseEnv
+from tests.signing import Reviewers, signed_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scenario")]
 
@@ -62,19 +66,32 @@ def surge_answered(scenario_copy: SurgewiseEnv, definitions: dg.Definitions) -> 
     return scenario_copy
 
 
-def _governor(env: SurgewiseEnv, connection: duckdb.DuckDBPyConnection) -> Governor:
-    return Governor(connection, load_agent_registry(env.config_dir), load_policies(env.config_dir), "test-review")
+@pytest.fixture
+def reviewers(scenario_copy: SurgewiseEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Reviewers:
+    """Test keys for every reviewer, in a config copy the runs read through `$SURGEWISE_CONFIG_DIR`."""
+    config = tmp_path / "signed_config"
+    keys = signed_config(config, source=scenario_copy.config_dir)
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(config))
+    return keys
+
+
+def _governor(connection: duckdb.DuckDBPyConnection) -> Governor:
+    registry, policies = load_governance_config(Path(os.environ[CONFIG_DIR_ENV]))
+    return Governor(connection, registry, policies, "test-review")
 
 
 def test_the_sensor_executes_an_approved_action_and_never_a_rejected_one(
-    surge_answered: SurgewiseEnv, definitions: dg.Definitions
+    surge_answered: SurgewiseEnv, definitions: dg.Definitions, reviewers: Reviewers
 ) -> None:
     budget = _pending(surge_answered, "adjust_campaign_budget")
     creative = _pending(surge_answered, "launch_ad_creative")
     with duckdb.connect(str(surge_answered.duckdb_path)) as connection:
-        governor = _governor(surge_answered, connection)
-        governor.approve(budget, "priya.natarajan", "fits the Q4 plan", _now())
-        governor.reject(creative, "lee.martin", "headline needs legal review", _now())
+        governor, now = _governor(connection), _now()
+        fits, legal = "fits the Q4 plan", "headline needs legal review"
+        approval = reviewers.approval(connection, budget, "priya.natarajan", fits, now)
+        governor.approve(budget, "priya.natarajan", fits, now, signature=approval)
+        rejection = reviewers.rejection(connection, creative, "lee.martin", legal, now)
+        governor.reject(creative, "lee.martin", legal, now, signature=rejection)
 
     with dg.instance_for_test() as instance:
         (run_id,) = run_approved_actions(definitions, instance)
@@ -102,13 +119,15 @@ def test_the_sensor_executes_an_approved_action_and_never_a_rejected_one(
 
 
 def test_an_approval_does_not_override_a_pause_at_execution(
-    surge_answered: SurgewiseEnv, definitions: dg.Definitions
+    surge_answered: SurgewiseEnv, definitions: dg.Definitions, reviewers: Reviewers
 ) -> None:
     budget = _pending(surge_answered, "adjust_campaign_budget")
     with duckdb.connect(str(surge_answered.duckdb_path)) as connection:
-        governor = _governor(surge_answered, connection)
-        governor.approve(budget, "priya.natarajan", "ok", _now())
-        governor.pause("account_ads_agent", by="dana.reyes", reason="spend review", now=_now())
+        governor, now = _governor(connection), _now()
+        approval = reviewers.approval(connection, budget, "priya.natarajan", "ok", now)
+        governor.approve(budget, "priya.natarajan", "ok", now, signature=approval)
+        pause = reviewers.switch(True, "account_ads_agent", "dana.reyes", "spend review", now)
+        governor.pause("account_ads_agent", by="dana.reyes", reason="spend review", now=now, signature=pause)
 
     with dg.instance_for_test() as instance:
         run_approved_actions(definitions, instance)
@@ -120,7 +139,9 @@ def test_an_approval_does_not_override_a_pause_at_execution(
     assert _query(surge_answered, "select count(*) from governance.budget_ledger") == [(0,)]
 
 
-def test_an_overdue_request_expires_and_never_runs(surge_answered: SurgewiseEnv, definitions: dg.Definitions) -> None:
+def test_an_overdue_request_expires_and_never_runs(
+    surge_answered: SurgewiseEnv, definitions: dg.Definitions, reviewers: Reviewers
+) -> None:
     budget = _pending(surge_answered, "adjust_campaign_budget")
     with duckdb.connect(str(surge_answered.duckdb_path)) as connection:
         connection.execute(
@@ -134,18 +155,21 @@ def test_an_overdue_request_expires_and_never_runs(surge_answered: SurgewiseEnv,
         ("expired",)
     ]
     with duckdb.connect(str(surge_answered.duckdb_path)) as connection, pytest.raises(ValueError, match="expired"):
-        _governor(surge_answered, connection).approve(budget, "priya.natarajan", "late", _now())
+        late = reviewers.approval(connection, budget, "priya.natarajan", "late", _now())
+        _governor(connection).approve(budget, "priya.natarajan", "late", _now(), signature=late)
     assert _query(surge_answered, "select count(*) from governance.budget_ledger") == [(0,)]
 
 
-def test_the_launchpad_job_applies_a_reviewers_decision_and_refuses_an_agent(
-    surge_answered: SurgewiseEnv, definitions: dg.Definitions
+def test_the_launchpad_job_applies_a_signed_decision_and_refuses_an_agent_or_a_claimed_name(
+    surge_answered: SurgewiseEnv, definitions: dg.Definitions, reviewers: Reviewers
 ) -> None:
     creative = _pending(surge_answered, "launch_ad_creative")
     job = definitions.resolve_job_def(DECISION_JOB)
+    with duckdb.connect(str(surge_answered.duckdb_path), read_only=True) as connection:
+        signed = reviewers.approval(connection, creative, "lee.martin", "on brand", _now())
 
-    def decide(by: str) -> dg.ExecuteInProcessResult:
-        config = {"decision": "approve", "target": creative, "by": by, "comment": "on brand"}
+    def decide(by: str, signature: str = signed) -> dg.ExecuteInProcessResult:
+        config = {"decision": "approve", "target": creative, "by": by, "comment": "on brand", "signature": signature}
         with dg.instance_for_test() as instance:
             return job.execute_in_process(
                 run_config={"ops": {"apply_governance_decision": {"config": config}}},
@@ -157,6 +181,11 @@ def test_the_launchpad_job_applies_a_reviewers_decision_and_refuses_an_agent(
     assert not refused.success
     failure = next(event for event in refused.all_events if event.is_step_failure)
     assert "an agent can never approve" in str(failure.step_failure_data.error)
+    claimed = decide("priya.natarajan")
+    assert not claimed.success, "Lee's signature does not let anyone decide as Priya"
+    failure = next(event for event in claimed.all_events if event.is_step_failure)
+    assert "the signature is not priya.natarajan's" in str(failure.step_failure_data.error)
+    assert not decide("lee.martin", signature="lee.martin").success
     assert decide("lee.martin").success
     assert _query(
         surge_answered, "select status, reviewed_by from governance.actions where action_id = ?", [creative]
@@ -184,10 +213,12 @@ def test_the_audit_chain_check_fails_on_a_tampered_entry(
 
 
 def test_a_paused_agent_proposes_nothing_when_its_surge_fires(
-    scenario_copy: SurgewiseEnv, definitions: dg.Definitions
+    scenario_copy: SurgewiseEnv, definitions: dg.Definitions, reviewers: Reviewers
 ) -> None:
     with duckdb.connect(str(scenario_copy.duckdb_path)) as connection:
-        _governor(scenario_copy, connection).pause("*", by="dana.reyes", reason="incident review", now=_now())
+        now = _now()
+        signature = reviewers.switch(True, "*", "dana.reyes", "incident review", now)
+        _governor(connection).pause("*", by="dana.reyes", reason="incident review", now=now, signature=signature)
 
     result = _answer_the_surge(definitions)
 
