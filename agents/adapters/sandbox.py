@@ -33,10 +33,19 @@ class ExecutionOutcome(StrEnum):
 
 
 class ChannelAdapter(Protocol):
+    """How the governor reaches a channel. Every call runs on the governor's connection, inside the action's
+    open DuckDB transaction."""
+
     channel: str
     action_types: tuple[str, ...]
 
-    def execute(self, action: ProposedAction, now: datetime) -> ExecutionOutcome: ...
+    def execute(self, action: ProposedAction, now: datetime) -> ExecutionOutcome:
+        """Carry out the action (or its inverse), writing only to the warehouse through the governor's
+        connection. The governor's transaction may lose a write conflict and run again from the start
+        (`retry_on_conflict`), so `execute` can be called once per attempt and only the committed attempt
+        may leave a trace: it must never call an external system itself. An adapter for a real system
+        writes an outbox row keyed by the action's idempotency key here, and delivers it after the commit."""
+        ...
 
     def state(self, action_id: str) -> dict[str, Any]:
         """The effect of one (original) action on the channel right now."""

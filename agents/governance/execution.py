@@ -1,6 +1,10 @@
 """Executing an allowed action: the channel written, the money booked and the outcome recorded, all inside
 the action's transaction; and the approved actions executed later, with every rule re-applied first.
 
+Exactly once: inside its transaction an execution claims the action's row (still approved, never executed)
+before it writes anything, so two governors executing the same approval at once cannot both book it, overwrite
+its `state_before`, or turn an executed action into a denied one; the one that finds it claimed does nothing.
+
 An escalated action calls its owner and, for distress, suppresses the contact: that happens here too, for
 an action escalated when proposed or only at execution.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from agents.actions import ProposedAction
+from agents.adapters.sandbox import ExecutionOutcome
 from agents.config import AgentDefinition
 from agents.governance.audit import AuditEvent
 from agents.governance.policy import PolicyDecision, Verdict
@@ -18,12 +23,15 @@ from agents.governance.session import ActionRecord, GovernanceSession
 from agents.governance.store import (
     StoredAction,
     book_spend,
+    claim_action,
+    load_action,
     load_actions,
     open_escalation,
     rules_json,
     suppress_person,
     update_action,
 )
+from dagster_project.core.crash_points import crash_point
 from dagster_project.core.transactions import retry_on_conflict
 
 STATUS_BY_VERDICT = {
@@ -40,20 +48,26 @@ def execute(
     now: datetime,
     reviewer: str | None = None,
 ) -> str:
-    """Inside the caller's transaction: write the channel, book the money, record the outcome."""
+    """Inside the caller's transaction: claim the approved row, write the channel, book the money, record the
+    outcome. An action already claimed by another execution is left alone."""
     adapter = session.adapter(action)
     before = adapter.state(action.action_id)
-    outcome = adapter.execute(action, now)
-    book_spend(session.connection, action, now)
-    update_action(
+    claimed = claim_action(
         session.connection,
         action.action_id,
+        claimable=ActionStatus.APPROVED,
         status=ActionStatus.EXECUTED.value,
         executed_at=now,
         state_before=before,
-        state_after=adapter.state(action.action_id),
         execution_rules=rules_json(decision),
     )
+    if not claimed:
+        return ExecutionOutcome.ALREADY_EXECUTED.value
+    outcome = adapter.execute(action, now)
+    crash_point("channel")
+    book_spend(session.connection, action, now)
+    crash_point("ledger")
+    update_action(session.connection, action.action_id, state_after=adapter.state(action.action_id))
     session.audit(
         AuditEvent.DECIDED,
         action,
@@ -63,6 +77,7 @@ def execute(
         reasoning=decision.summary(),
         reviewer=reviewer,
     )
+    crash_point("audit")
     return outcome.value
 
 
@@ -96,25 +111,35 @@ def escalate_distress(
 def execute_approved(session: GovernanceSession, now: datetime) -> list[ActionRecord]:
     """Execute every approved action not yet executed, re-applying every rule with fresh facts: an
     approval satisfies the approval rules, never a denial (consent withdrawn since, cap reached, agent
-    paused)."""
-    approved = load_actions(session.connection, "status = ? and executed_at is null", [ActionStatus.APPROVED.value])
-    return [retry_on_conflict(lambda stored=stored: _execute_approved(session, stored, now)) for stored in approved]
+    paused, a required data check failing now). The list read here is only a list of candidates: each is read
+    again and claimed inside its own transaction."""
+    candidates = load_actions(session.connection, "status = ? and executed_at is null", [ActionStatus.APPROVED.value])
+    return [
+        retry_on_conflict(lambda candidate=candidate: _execute_approved(session, candidate.action, now))
+        for candidate in candidates
+    ]
 
 
-def _execute_approved(session: GovernanceSession, stored: StoredAction, now: datetime) -> ActionRecord:
-    action = stored.action
+def _execute_approved(session: GovernanceSession, action: ProposedAction, now: datetime) -> ActionRecord:
     with session.transaction(action):
-        decision = session.decide(action, now, approved_by=stored.reviewed_by)
+        stored = load_action(session.connection, action.action_id)
+        if stored is None or stored.status is not ActionStatus.APPROVED or stored.executed_at is not None:
+            return _skipped(action, stored)
+        decision = session.decide(action, now, approved_by=stored.reviewed_by, check_gates=True)
         if decision.verdict is Verdict.ALLOWED:
-            return ActionRecord(action, decision, execute(session, action, decision, now, stored.reviewed_by))
+            outcome = execute(session, action, decision, now, stored.reviewed_by)
+            return ActionRecord(action, decision, outcome)
         status = STATUS_BY_VERDICT[decision.verdict]
         status = ActionStatus.DENIED if status is ActionStatus.PENDING_APPROVAL else status
-        update_action(
+        claimed = claim_action(
             session.connection,
             action.action_id,
+            claimable=ActionStatus.APPROVED,
             status=status.value,
             status_detail=f"blocked at execution: {decision.summary()}",
         )
+        if not claimed:
+            return _skipped(action, stored)
         session.audit(
             AuditEvent.DECIDED,
             action,
@@ -128,3 +153,10 @@ def _execute_approved(session: GovernanceSession, stored: StoredAction, now: dat
         if status is ActionStatus.ESCALATED and agent:
             escalate_distress(session, action, agent, decision, now)
         return ActionRecord(action, decision, status.value)
+
+
+def _skipped(action: ProposedAction, stored: StoredAction | None) -> ActionRecord:
+    """Another execution (or a rollback) took the action since it was listed: nothing is written."""
+    status = stored.status.value if stored else "unknown"
+    outcome = ExecutionOutcome.ALREADY_EXECUTED.value if status == ActionStatus.EXECUTED else f"already_{status}"
+    return ActionRecord(action, None, outcome)

@@ -14,7 +14,14 @@ import duckdb
 from agents.actions import ProposedAction
 from agents.config import AgentDefinition, PolicySet, RolloutPlan
 from agents.governance.anomaly import RunBehaviour
-from agents.governance.policy import AccountFacts, AgentState, BudgetUsage, ContactFacts, applicable_caps
+from agents.governance.policy import (
+    AccountFacts,
+    AgentState,
+    BudgetUsage,
+    ContactFacts,
+    RollbackFacts,
+    applicable_caps,
+)
 from agents.governance.schema import ACTIONS_TABLE, BUDGET_LEDGER_TABLE, CONTROLS_TABLE, GLOBAL_CONTROL, TOUCHED
 from dagster_project.core.suppression import is_suppressed
 
@@ -37,6 +44,35 @@ def budget_usage(
             ).fetchone()
             usages.append(BudgetUsage(cap=cap, scope_id=subject, period=period, spent=float(spent)))
     return tuple(usages)
+
+
+def rollback_facts(connection: duckdb.DuckDBPyConnection, action_id: str) -> RollbackFacts | None:
+    """The stored original an inverse would undo, with the money the ledger booked for it; None if unknown."""
+    row = connection.execute(
+        f"""
+        select a.action_id, a.agent_id, a.action_type, a.channel, a.person_id, a.account_id, a.campaign_id,
+            a.status, a.rolled_back_by, a.rollback_of is not null,
+            (select coalesce(sum(l.amount), 0) from {BUDGET_LEDGER_TABLE} l where l.action_id = a.action_id)
+        from {ACTIONS_TABLE} a where a.action_id = ?
+        """,
+        [action_id],
+    ).fetchone()
+    if row is None:
+        return None
+    original, agent_id, action_type, channel, person_id, account_id, campaign_id, status, by, undo, booked = row
+    return RollbackFacts(
+        action_id=original,
+        agent_id=agent_id,
+        action_type=action_type,
+        channel=channel,
+        person_id=person_id,
+        account_id=account_id,
+        campaign_id=campaign_id,
+        status=status,
+        rolled_back_by=by,
+        is_rollback=bool(undo),
+        booked_spend=float(booked),
+    )
 
 
 def contact_facts(
@@ -185,7 +221,7 @@ def run_history(connection: duckdb.DuckDBPyConnection, agent_id: str) -> list[Ru
     """The agent's earlier runs, oldest first, as the anomaly detector's baseline."""
     rows = connection.execute(
         f"""
-        select run_id, channel, count(*), sum(greatest(spend, 0)),
+        select run_id, channel, count(*), sum(case when isfinite(spend) and spend > 0 then spend else 0 end),
             count(case when verdict in ('denied', 'escalated') then 1 end), min(proposed_at) as started
         from {ACTIONS_TABLE}
         where agent_id = ? and rollback_of is null

@@ -5,10 +5,15 @@ the agent's phase and pause state) into an `ActionContext`; the engine applies e
 config files and returns the verdict with each rule's id and reason, so the audit log can say exactly
 why an action was allowed, held for a human, denied or escalated. The same function runs when an
 action is proposed and again, with fresh facts, at the moment it is executed.
+
+Every rule fails closed: money that is not a finite, non-negative number, a cap or a total that is not finite,
+and an inverse the governor did not build itself are denied, never waved through by a comparison that is
+false for NaN.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,6 +111,26 @@ class AgentState:
 
 
 @dataclass(frozen=True)
+class RollbackFacts:
+    """What the governor read from the store about the executed action its inverse undoes. Only the governor's
+    rollback sets it: an action carrying `rollback_of` without it is a forged rollback."""
+
+    action_id: str
+    agent_id: str
+    action_type: str
+    channel: str
+    person_id: str | None
+    account_id: str
+    campaign_id: str | None
+    status: str
+    rolled_back_by: str | None
+    is_rollback: bool
+    """The original is itself an inverse: an undo is never undone."""
+    booked_spend: float
+    """What the ledger booked for the original; the inverse releases exactly this."""
+
+
+@dataclass(frozen=True)
 class ActionContext:
     now: datetime
     """UTC, naive."""
@@ -117,6 +142,10 @@ class ActionContext:
     budget_usage: tuple[BudgetUsage, ...] = ()
     approved_by: str | None = None
     """Set at execution once a reviewer approved: approval rules are then satisfied, not skipped."""
+    rollback: RollbackFacts | None = None
+    """Set only for an inverse the governor's rollback built, from the stored original."""
+    failing_checks: tuple[str, ...] = ()
+    """Why the agent's required data checks do not vouch for its data now (read when an approved action executes)."""
 
 
 def decide(
@@ -124,14 +153,19 @@ def decide(
 ) -> PolicyDecision:
     """Apply every rule; the most severe verdict wins and every rule's outcome is kept."""
     agent = registry.get(action.agent_id)
-    results: list[RuleResult] = [_kill_switch(action, context), *_scope(action, agent, registry)]
-    if action.rollback_of is None:
-        results += [
+    results: list[RuleResult]
+    if action.rollback_of is not None:
+        results = _rollback(action, agent, context)
+    else:
+        results = [
+            _kill_switch(context),
+            *_scope(action, agent, registry),
             *_contact_rules(action, context, policies),
             *_budget(action, agent, context, policies),
             *_brand_safety(action, policies),
             *_sensitive_audience(action, context, policies),
             *_rollout(action, agent, context),
+            *_data_checks(context),
         ]
     if context.approved_by is not None:
         results = [_approved(result, context.approved_by) for result in results]
@@ -145,26 +179,66 @@ def _approved(result: RuleResult, reviewer: str) -> RuleResult:
     return RuleResult(result.rule_id, Verdict.ALLOWED, f"approved by {reviewer} ({result.reason})")
 
 
-def _kill_switch(action: ProposedAction, context: ActionContext) -> RuleResult:
-    if action.rollback_of is not None:
-        return RuleResult("kill_switch", Verdict.ALLOWED, "a rollback runs even while the agent is paused")
+def _kill_switch(context: ActionContext) -> RuleResult:
     if context.agent_state.paused:
         return RuleResult("kill_switch", Verdict.DENIED, f"agent is paused: {context.agent_state.pause_reason}")
     return RuleResult("kill_switch", Verdict.ALLOWED, "agent is running")
 
 
+def _rollback(action: ProposedAction, agent: AgentDefinition | None, context: ActionContext) -> list[RuleResult]:
+    """An inverse skips the contact, budget and rollout rules (undoing must work while the agent is paused or
+    the contact gone), so it is allowed only as the governor built it: undoing an executed, not yet undone
+    action of the same agent with its declared inverse, releasing exactly the money booked for it."""
+    if agent is None:
+        return [RuleResult("scope.registered_agent", Verdict.DENIED, f"{action.agent_id} is not registered")]
+    original = context.rollback
+    if original is None or original.action_id != action.rollback_of:
+        return [
+            RuleResult(
+                "scope.rollback_forged",
+                Verdict.DENIED,
+                f"{action.action_type} names itself a rollback of {action.rollback_of}: only the governor's "
+                "rollback builds an inverse",
+            )
+        ]
+    problems = [
+        problem
+        for problem, present in (
+            (f"{original.action_id} is {original.status}, not executed", original.status != "executed"),
+            (
+                f"{original.action_id} was already rolled back by {original.rolled_back_by}",
+                original.rolled_back_by is not None,
+            ),
+            (f"{original.action_id} is itself a rollback", original.is_rollback),
+            (f"{original.action_id} belongs to {original.agent_id}", original.agent_id != action.agent_id),
+            (
+                f"{action.action_type} is not {agent.id}'s declared inverse of {original.action_type}",
+                agent.inverse_of(original.action_type) != action.action_type,
+            ),
+            (
+                "the inverse touches another channel, person, account or campaign than the original",
+                (action.channel, action.person_id, action.account_id, action.campaign_id)
+                != (original.channel, original.person_id, original.account_id, original.campaign_id),
+            ),
+        )
+        if present
+    ]
+    if problems:
+        return [RuleResult("scope.rollback", Verdict.DENIED, "; ".join(problems))]
+    results = [
+        RuleResult("kill_switch", Verdict.ALLOWED, "a rollback runs even while the agent is paused"),
+        RuleResult("scope.rollback", Verdict.ALLOWED, f"{action.action_type} undoes {action.rollback_of}"),
+    ]
+    exact = math.isfinite(original.booked_spend) and action.spend == -original.booked_spend
+    if action.spend != 0 or original.booked_spend != 0 or not exact:
+        text = f"releases {-action.spend:,.2f} of the {original.booked_spend:,.2f} booked for {original.action_id}"
+        results.append(RuleResult("budget.rollback_amount", Verdict.ALLOWED if exact else Verdict.DENIED, text))
+    return results
+
+
 def _scope(action: ProposedAction, agent: AgentDefinition | None, registry: AgentRegistry) -> list[RuleResult]:
     if agent is None:
         return [RuleResult("scope.registered_agent", Verdict.DENIED, f"{action.agent_id} is not registered")]
-    if action.rollback_of is not None:
-        undoable = any(allowed.inverse == action.action_type for allowed in agent.allowed_actions)
-        if not undoable:
-            return [
-                RuleResult(
-                    "scope.rollback", Verdict.DENIED, f"{action.action_type} undoes none of {agent.id}'s actions"
-                )
-            ]
-        return [RuleResult("scope.rollback", Verdict.ALLOWED, f"{action.action_type} undoes {action.rollback_of}")]
     if not agent.may_propose(action.action_type, action.channel):
         return [
             RuleResult(
@@ -274,20 +348,20 @@ def local_hour(now: datetime, timezone: str | None) -> int | None:
 
 
 def _quiet_hours(action: ProposedAction, contact: ContactFacts, now: datetime, policies: PolicySet) -> RuleResult:
+    """Judged on the governor's clock: the action lands when it executes, at `now` on the contact's own clock.
+    The agent's `send_at_local_hour` is its wish, not a schedule any adapter keeps, so it is never trusted."""
     quiet = policies.quiet_hours
     if quiet is None or action.channel not in quiet.channels:
         return RuleResult("quiet_hours", Verdict.ALLOWED, "no quiet hours on this channel")
-    scheduled = action.payload.get("send_at_local_hour")
-    hour = scheduled if isinstance(scheduled, int) else local_hour(now, contact.timezone)
+    hour = local_hour(now, contact.timezone)
     window = f"{quiet.start_hour:02d}:00-{quiet.end_hour:02d}:00"
     if hour is None:
         return RuleResult("quiet_hours", Verdict.DENIED, "contact's time zone is unknown, quiet hours cannot be kept")
-    when = "scheduled for" if isinstance(scheduled, int) else "would land at"
     if quiet.contains(hour):
         return RuleResult(
-            "quiet_hours", Verdict.DENIED, f"{when} {hour:02d}:00 contact time, inside quiet hours {window}"
+            "quiet_hours", Verdict.DENIED, f"would land at {hour:02d}:00 contact time, inside quiet hours {window}"
         )
-    return RuleResult("quiet_hours", Verdict.ALLOWED, f"{when} {hour:02d}:00 contact time, outside {window}")
+    return RuleResult("quiet_hours", Verdict.ALLOWED, f"would land at {hour:02d}:00 contact time, outside {window}")
 
 
 def applicable_caps(action: ProposedAction, policies: PolicySet) -> list[tuple[BudgetCap, str]]:
@@ -303,13 +377,21 @@ def applicable_caps(action: ProposedAction, policies: PolicySet) -> list[tuple[B
 def _budget(
     action: ProposedAction, agent: AgentDefinition | None, context: ActionContext, policies: PolicySet
 ) -> list[RuleResult]:
+    if not math.isfinite(action.spend) or action.spend < 0:
+        return [
+            RuleResult(
+                "budget.invalid_amount",
+                Verdict.DENIED,
+                f"spend {action.spend!r} is not a finite, non-negative amount (only a rollback releases money)",
+            )
+        ]
     if action.spend == 0 or agent is None:
         return []
     scope = agent.budget_scope
     if scope is None or action.campaign_id not in scope.campaigns:
         return [RuleResult("budget.scope", Verdict.DENIED, f"{agent.id} has no budget scope on {action.campaign_id}")]
     results = [RuleResult("budget.scope", Verdict.ALLOWED, f"{action.campaign_id} is in the agent's budget scope")]
-    if abs(action.spend) > scope.max_change_per_action:
+    if not math.isfinite(scope.max_change_per_action) or action.spend > scope.max_change_per_action:
         results.append(
             RuleResult(
                 "budget.max_change",
@@ -323,10 +405,17 @@ def _budget(
         text = (
             f"{usage.cap.scope} {usage.scope_id}: {after:,.2f} of {usage.limit:,.2f} {usage.period} after this change"
         )
-        verdict = Verdict.DENIED if action.spend > 0 and after > usage.limit + 1e-9 else Verdict.ALLOWED
+        if not (math.isfinite(usage.limit) and math.isfinite(usage.spent)):
+            results.append(RuleResult(rule_id, Verdict.DENIED, f"{text}: cap or total is not a finite number"))
+            continue
+        verdict = Verdict.DENIED if after > usage.limit + 1e-9 else Verdict.ALLOWED
         results.append(RuleResult(rule_id, verdict, text))
     threshold = policies.budgets.approval_threshold
-    if action.spend > threshold:
+    if not math.isfinite(threshold):
+        results.append(
+            RuleResult("budget.approval_threshold", Verdict.DENIED, f"approval threshold {threshold!r} is not finite")
+        )
+    elif action.spend > threshold:
         results.append(
             RuleResult(
                 "budget.approval_threshold",
@@ -398,6 +487,13 @@ def _sensitive_audience(action: ProposedAction, context: ActionContext, policies
                 )
             )
     return results
+
+
+def _data_checks(context: ActionContext) -> list[RuleResult]:
+    """A required data check that no longer vouches for the data stops the action and calls the owner."""
+    if not context.failing_checks:
+        return []
+    return [RuleResult("data_checks.required", Verdict.ESCALATED, "; ".join(context.failing_checks))]
 
 
 def _rollout(action: ProposedAction, agent: AgentDefinition | None, context: ActionContext) -> list[RuleResult]:

@@ -81,7 +81,7 @@ GOVERNANCE_DDL = (
         campaign_id varchar not null,
         channel varchar not null,
         account_id varchar not null,
-        amount double not null,
+        amount double not null check (isfinite(amount)),
         booked_at timestamp not null
     )
     """,

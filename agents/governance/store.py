@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,11 @@ from agents.governance.schema import (
 from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint
 
 
+class LedgerError(ValueError):
+    """Money the ledger refuses to book: not a finite amount, or a release that is not the exact reversal of
+    what was booked for the action it undoes."""
+
+
 def lock_resources(connection: duckdb.DuckDBPyConnection, resources: list[str]) -> None:
     """Write each resource's lock row inside the caller's transaction. Two open transactions that write
     the same row conflict in DuckDB, so checks and writes on one contact or one budget are serialised:
@@ -41,11 +47,15 @@ def lock_resources(connection: duckdb.DuckDBPyConnection, resources: list[str]) 
         )
 
 
+def person_lock_resource(person_id: str) -> str:
+    """A person's lock row: hashed, so it never names them; `forget` deletes it with the rest of their data."""
+    return f"person:{hashlib.sha256(person_id.encode()).hexdigest()[:24]}"
+
+
 def action_resources(action: ProposedAction, policies: PolicySet) -> list[str]:
     resources = [f"agent:{action.agent_id}"]
     if action.person_id is not None:
-        # hashed, so a lock row never names a person that `forget` must erase
-        resources.append(f"person:{hashlib.sha256(action.person_id.encode()).hexdigest()[:24]}")
+        resources.append(person_lock_resource(action.person_id))
     resources += [f"budget:{cap.scope}:{subject}" for cap, subject in applicable_caps(action, policies)]
     return resources
 
@@ -103,9 +113,35 @@ def rules_json(decision: PolicyDecision) -> str:
 
 
 def update_action(connection: duckdb.DuckDBPyConnection, action_id: str, **columns: Any) -> None:
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    values = [json.dumps(value) if isinstance(value, dict | list) else value for value in columns.values()]
+    assignments, values = _assignments(columns)
     connection.execute(f"update {ACTIONS_TABLE} set {assignments} where action_id = ?", [*values, action_id])
+
+
+CLAIMABLE = {
+    ActionStatus.APPROVED: "status = 'approved' and executed_at is null",
+    ActionStatus.EXECUTED: "status = 'executed' and rolled_back_by is null",
+}
+"""What a row must still be for an execution (approved, never executed) or a rollback (executed, never undone)
+to take it."""
+
+
+def claim_action(
+    connection: duckdb.DuckDBPyConnection, action_id: str, *, claimable: ActionStatus, **columns: Any
+) -> bool:
+    """Move the action on only if it is still `claimable` as of this transaction, and say whether it was. A
+    concurrent execution or rollback either committed first (no row matches: the caller skips, with no side
+    effect) or is still open (the update conflicts and the caller's transaction retries with fresh reads)."""
+    assignments, values = _assignments(columns)
+    claimed = connection.execute(
+        f"update {ACTIONS_TABLE} set {assignments} where action_id = ? and {CLAIMABLE[claimable]} returning action_id",
+        [*values, action_id],
+    ).fetchall()
+    return len(claimed) == 1
+
+
+def _assignments(columns: dict[str, Any]) -> tuple[str, list[Any]]:
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    return assignments, [json.dumps(value) if isinstance(value, dict | list) else value for value in columns.values()]
 
 
 def action_exists(connection: duckdb.DuckDBPyConnection, action_id: str) -> bool:
@@ -194,7 +230,15 @@ def load_actions(
 
 
 def book_spend(connection: duckdb.DuckDBPyConnection, action: ProposedAction, now: datetime) -> None:
-    """Write the action's money to the ledger, in the same transaction as its execution."""
+    """Write the action's money to the ledger, in the same transaction as its execution. Checked again here,
+    whatever the rules said: a non-finite amount would turn every cap off (a NaN total compares false), and
+    money is released only by the exact reversal of an original's booking."""
+    if not math.isfinite(action.spend):
+        raise LedgerError(f"{action.action_id}: spend {action.spend!r} is not a finite amount")
+    if action.rollback_of is not None:
+        _check_reversal(connection, action)
+    elif action.spend < 0:
+        raise LedgerError(f"{action.action_id}: spend {action.spend!r} is negative and reverses nothing")
     if action.spend == 0 or action.campaign_id is None:
         return
     connection.execute(
@@ -204,6 +248,38 @@ def book_spend(connection: duckdb.DuckDBPyConnection, action: ProposedAction, no
         """,
         [action.action_id, action.agent_id, action.campaign_id, action.channel, action.account_id, action.spend, now],
     )
+
+
+def _check_reversal(connection: duckdb.DuckDBPyConnection, inverse: ProposedAction) -> None:
+    """An inverse books minus what was booked for its original, on the same agent and budget, once."""
+    booked = connection.execute(
+        f"""
+        select agent_id, campaign_id, channel, account_id, sum(amount) from {BUDGET_LEDGER_TABLE}
+        where action_id = ? group by all
+        """,
+        [inverse.rollback_of],
+    ).fetchall()
+    if not booked:
+        if inverse.spend != 0:
+            raise LedgerError(f"{inverse.action_id}: releases {inverse.spend!r}, but nothing was booked to undo")
+        return
+    (agent_id, campaign_id, channel, account_id, amount), *others = booked
+    same_budget = (agent_id, campaign_id, channel, account_id) == (
+        inverse.agent_id,
+        inverse.campaign_id,
+        inverse.channel,
+        inverse.account_id,
+    )
+    if others or not same_budget or inverse.spend != -amount:
+        raise LedgerError(
+            f"{inverse.action_id}: {inverse.spend!r} is not the exact reversal of the {amount!r} booked for "
+            f"{inverse.rollback_of} on its own budget"
+        )
+    already = connection.execute(
+        f"select 1 from {BUDGET_LEDGER_TABLE} where action_id = ?", [inverse.action_id]
+    ).fetchone()
+    if already is not None:
+        raise LedgerError(f"{inverse.action_id}: the reversal of {inverse.rollback_of} is booked already")
 
 
 def set_pause(

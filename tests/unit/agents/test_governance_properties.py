@@ -10,14 +10,15 @@ step against the governance tables, not against the governor's own return values
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -34,13 +35,14 @@ from agents.governance import audit_reading
 from agents.governance.facts import pause_state
 from agents.governance.governor import Governor
 from agents.governance.policy import Verdict
+from agents.governance.rollbacks import RollbackResult
 from agents.governance.schema import GLOBAL_CONTROL
 from agents.governance.session import ActionRecord, GovernanceError
 from agents.governance.store import suppress_person
-from dagster_project.core.settings import REPO_ROOT
+from dagster_project.core.check_results import CheckOutcome, record_check_result
 from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint
+from tests.signing import Reviewers, signed_config
 
-CONFIG_DIR = REPO_ROOT / "config"
 START = datetime(2026, 11, 29, 20, 0)
 """Late on the 29th: a few advances cross into the 30th and into December, so daily and monthly caps both roll."""
 
@@ -91,11 +93,14 @@ SLOW_EXAMPLES = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 
 class ConfigVariants:
-    """Copies of the shipped config dir with YAML edits, loaded once per variant through the real loaders."""
+    """Copies of the shipped config dir with YAML edits, loaded once per variant through the real loaders. Every
+    variant shares one key pair per reviewer (`reviewers`), so a test signs its human decisions as they would."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._loaded: dict[str, tuple[AgentRegistry, PolicySet]] = {}
+        self._signed = root / "signed"
+        self.reviewers = signed_config(self._signed)
 
     def load(
         self,
@@ -107,9 +112,11 @@ class ConfigVariants:
             directory = self._root / f"variant-{len(self._loaded)}"
             directory.mkdir()
             for file_name, edit in (("agents.yaml", edit_agents), ("policies.yaml", edit_policies)):
-                document = yaml.safe_load((CONFIG_DIR / file_name).read_text())
+                document = yaml.safe_load((self._signed / file_name).read_text())
                 if edit is not None:
                     edit(document)
+                if file_name == "agents.yaml":
+                    _sign_graduations(document, self.reviewers)
                 (directory / file_name).write_text(yaml.safe_dump(document, sort_keys=False))
             self._loaded[name] = (load_agent_registry(directory), load_policies(directory))
         return self._loaded[name]
@@ -149,13 +156,28 @@ class ConfigVariants:
                 {"channel": "sales_engagement", "max_actions": channel_max, "window_days": channel_days}
             ]
             document["cross_channel_cap"] = {"max_actions": cross_max, "window_days": cross_days}
+            # Quiet hours are judged on the governor's clock, which the steps move at random: an hour-long window
+            # keeps most enrolments executable, so the caps are what stops them.
+            document["quiet_hours"].update(start_hour=3, end_hour=4)
 
         return self.load(f"frequency-{channel_max}-{channel_days}-{cross_max}-{cross_days}", None, policies)
 
 
 def _graduate_ads_agent(document: dict) -> None:
     ads = next(agent for agent in document["agents"] if agent["id"] == ADS)
-    ads["rollout"].update(graduated_to_phase=3, graduated_by="priya.natarajan", graduated_on="2026-01-01")
+    ads["rollout"].update(graduated_to_phase=3, graduated_by="priya.natarajan", graduated_on=date(2026, 1, 1))
+
+
+def _sign_graduations(document: dict, reviewers: Reviewers) -> None:
+    """Every graduation in the variant signed with the test's key of the reviewer who graduated the agent."""
+    for agent in document["agents"]:
+        rollout = agent["rollout"]
+        if rollout.get("graduated_to_phase") is not None:
+            graduated_on = rollout["graduated_on"]
+            graduated_on = date.fromisoformat(graduated_on) if isinstance(graduated_on, str) else graduated_on
+            rollout["graduation_signature"] = reviewers.graduation(
+                agent["id"], rollout["graduated_to_phase"], rollout["graduated_by"], graduated_on
+            )
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +292,15 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Forge:
+    """The ads agent labels a proposal of its own a rollback."""
+
+    run: int
+    pick: int
+    spend: float
+
+
+@dataclass(frozen=True)
 class Suppress:
     person: int
     via: str
@@ -288,18 +319,26 @@ class Resume:
     agent: str
 
 
-Step = Submit | Approve | ApproveAll | Reject | Execute | Expire | Advance | Rollback | Suppress | Pause | Resume
+Step = (
+    Submit | Approve | ApproveAll | Reject | Execute | Expire | Advance | Rollback | Forge | Suppress | Pause | Resume
+)
 
 runs = st.integers(0, 2)
 picks = st.integers(0, 20)
 small_amounts = st.sampled_from([100.0, 250.0, 400.0, 500.0, 599.99, 600.0, 700.0, 750.0])
 """At or under the approval threshold: executed at once when the caps allow."""
+invalid_amounts = st.one_of(
+    st.sampled_from([math.nan, math.inf, -math.inf, -0.01, -700.0, -50_000.0]),
+    st.floats(max_value=-0.01, allow_nan=False, allow_infinity=False),
+)
+"""What an agent may never spend: non-finite or negative money, denied at proposal and refused by the ledger."""
 amounts = st.one_of(
     small_amounts,
     small_amounts,
     small_amounts,
     st.sampled_from([0.01, 750.01, 900.0, 1000.0, 1200.0, 1200.01, 1500.0, 1500.01]),
     st.integers(1, 160_000).map(lambda cents: cents / 100),
+    invalid_amounts,
 )
 boosts = st.builds(
     Boost,
@@ -356,9 +395,12 @@ class Executed:
 class World:
     """A fresh warehouse and 2-3 governors on their own cursors, sharing one clock."""
 
-    def __init__(self, directory: Path, registry: AgentRegistry, policies: PolicySet, run_count: int) -> None:
+    def __init__(
+        self, directory: Path, registry: AgentRegistry, policies: PolicySet, run_count: int, keys: Reviewers
+    ) -> None:
         self.connection = duckdb.connect(str(directory / "warehouse.duckdb"))
         _build_marts(self.connection)
+        self.keys = keys
         self.registry = registry
         self.policies = policies
         self.cursors = [self.connection.cursor() for _ in range(run_count)]
@@ -390,9 +432,8 @@ class World:
             case Approve(run, pick) | Reject(run, pick):
                 picked = self._picked("status = 'pending_approval'", pick)
                 if picked is not None:
-                    review = self.governor(run).approve if isinstance(step, Approve) else self.governor(run).reject
                     try:
-                        review(picked[0], REVIEWER[picked[1]], "property test", self.now)
+                        self.review(run, picked[0], REVIEWER[picked[1]], approve=isinstance(step, Approve))
                     except GovernanceError as refusal:
                         assert "expired" in str(refusal), refusal
             case ApproveAll(run):
@@ -400,7 +441,7 @@ class World:
                     "select action_id, agent_id from governance.actions where status = 'pending_approval'"
                 ).fetchall():
                     try:
-                        self.governor(run).approve(action_id, REVIEWER[agent_id], "property test", self.now)
+                        self.review(run, action_id, REVIEWER[agent_id], approve=True)
                     except GovernanceError as refusal:
                         assert "expired" in str(refusal), refusal
             case Execute(run):
@@ -412,8 +453,10 @@ class World:
             case Rollback(run, pick):
                 picked = self._picked("status = 'executed' and rollback_of is null", pick)
                 if picked is not None:
-                    result = self.governor(run).rollback(picked[0], by=HUMAN, reason="property test", now=self.now)
+                    result = self.rollback(run, picked[0])
                     assert result.restored, result.detail
+            case Forge(run, pick, spend):
+                self.forge(run, pick, spend)
             case Suppress(person, via):
                 person_id, email = PEOPLE[person][:2]
                 if via == "governor":
@@ -423,11 +466,47 @@ class World:
                         f"insert into {SUPPRESSION_TABLE} values (?, 'unsubscribed', ?) on conflict do nothing",
                         [email_fingerprint(f"  {email.swapcase()} "), self.now],
                     )
-            case Pause(run, agent):
-                self.governor(run).pause(agent, by=HUMAN, reason="property test", now=self.now)
-            case Resume(run, agent):
-                self.governor(run).resume(agent, by=HUMAN, reason="property test", now=self.now)
+            case Pause(run, agent) | Resume(run, agent):
+                self.switch(run, agent, pause=isinstance(step, Pause))
         return []
+
+    # Every human decision is signed through these, so a change to how decisions are signed is made once.
+
+    def review(self, run: int, action_id: str, reviewer: str, *, approve: bool) -> None:
+        governor = self.governor(run)
+        if approve:
+            signature = self.keys.approval(governor.connection, action_id, reviewer, "property test", self.now)
+            governor.approve(action_id, reviewer, "property test", self.now, signature=signature)
+        else:
+            signature = self.keys.rejection(governor.connection, action_id, reviewer, "property test", self.now)
+            governor.reject(action_id, reviewer, "property test", self.now, signature=signature)
+
+    def rollback(self, run: int, action_id: str) -> RollbackResult:
+        governor = self.governor(run)
+        signature = self.keys.rollback(governor.connection, action_id, HUMAN, "property test", self.now)
+        return governor.rollback(action_id, by=HUMAN, reason="property test", now=self.now, signature=signature)
+
+    def switch(self, run: int, agent: str, *, pause: bool) -> None:
+        # A switch must be signed after the agent's last one: the clock moves on a second for each.
+        self.now += timedelta(seconds=1)
+        signature = self.keys.switch(pause, agent, HUMAN, "property test", self.now)
+        switch = self.governor(run).pause if pause else self.governor(run).resume
+        switch(agent, by=HUMAN, reason="property test", now=self.now, signature=signature)
+
+    def forge(self, run: int, pick: int, spend: float) -> None:
+        """The ads agent proposes a 'rollback' of its own: of an executed boost (or a made-up id) releasing
+        `spend`. It must be denied as forged and book nothing."""
+        picked = self._picked(f"status = 'executed' and rollback_of is null and agent_id = '{ADS}'", pick)
+        target = picked[0] if picked else "f" * 32
+        forged = replace(
+            Boost(CAMPAIGNS[0], ACCOUNT_IDS[0], spend, pick).action(),
+            action_type="revert_campaign_budget",
+            rollback_of=target,
+        )
+        booked = self.connection.execute("select count(*) from governance.budget_ledger").fetchone()
+        (record,) = self.governor(run).submit([forged], self.now)
+        assert record.decision is None or "scope.rollback_forged" in fired(record), record
+        assert self.connection.execute("select count(*) from governance.budget_ledger").fetchone() == booked
 
     def newly_executed(self) -> list[Executed]:
         """Agent actions (not rollbacks) executed since the last call."""
@@ -458,12 +537,16 @@ def _build_marts(connection: duckdb.DuckDBPyConnection) -> None:
         )
     connection.execute("create table marts.dim_account (account_id varchar, tier integer, industry varchar)")
     connection.executemany("insert into marts.dim_account values (?, ?, ?)", ACCOUNTS)
+    for check_name in ("dim_person_expectations", "dim_person_freshness"):  # the agents' required checks pass
+        record_check_result(
+            connection, CheckOutcome(check_name, "marts/dim_person", True, START - timedelta(hours=1), (), "setup")
+        )
 
 
 @contextmanager
-def world(registry: AgentRegistry, policies: PolicySet, run_count: int) -> Iterator[World]:
+def world(configs: ConfigVariants, registry: AgentRegistry, policies: PolicySet, run_count: int) -> Iterator[World]:
     with TemporaryDirectory(prefix="surgewise-governance-") as directory:
-        built = World(Path(directory), registry, policies, run_count)
+        built = World(Path(directory), registry, policies, run_count, configs.reviewers)
         try:
             yield built
         finally:
@@ -507,6 +590,26 @@ def assert_within_budget_caps(
         [scope.max_change_per_action + 1e-9, policies.budgets.approval_threshold + 1e-9],
     ).fetchall()
     assert not unapproved, f"over the per-action limit or over the approval threshold without a reviewer: {unapproved}"
+    assert_ledger_sound(connection)
+
+
+def assert_ledger_sound(connection: duckdb.DuckDBPyConnection) -> None:
+    """Every booking is a finite amount; money is released only by a governor-built rollback, by exactly what its
+    original booked; no total is NaN."""
+    (non_finite, total) = connection.execute(
+        "select count(*) filter (where not isfinite(amount)), coalesce(sum(amount), 0) from governance.budget_ledger"
+    ).fetchone()
+    assert non_finite == 0 and math.isfinite(total), f"{non_finite} non-finite bookings, total {total}"
+    releases = connection.execute(
+        """
+        select l.action_id, l.amount, a.rollback_of,
+            (select sum(o.amount) from governance.budget_ledger o where o.action_id = a.rollback_of) as original
+        from governance.budget_ledger l join governance.actions a using (action_id)
+        where l.amount < 0 or a.rollback_of is not null
+        """
+    ).fetchall()
+    wrong = [row for row in releases if row[2] is None or row[3] is None or row[1] != -row[3]]
+    assert not wrong, f"money released other than by the exact reversal of a booking: {wrong}"
 
 
 def assert_within_frequency_caps(connection: duckdb.DuckDBPyConnection, policies: PolicySet) -> None:
@@ -557,8 +660,9 @@ def fired(record: ActionRecord) -> set[str]:
 
 # --- a. budgets under interleaved runs ----------------------------------------------------------------------
 
+forgeries = st.builds(Forge, run=runs, pick=picks, spend=st.one_of(invalid_amounts, small_amounts))
 budget_steps = st.lists(
-    st.one_of(submits(boosts), submits(boosts), submits(boosts), *review_steps(max_hours=30)),
+    st.one_of(submits(boosts), submits(boosts), submits(boosts), forgeries, *review_steps(max_hours=30)),
     min_size=6,
     max_size=30,
 )
@@ -584,7 +688,7 @@ def test_no_interleaving_of_runs_overspends_a_budget_cap(
     configs: ConfigVariants, caps, threshold: int, run_count: int, steps
 ) -> None:
     registry, policies = configs.budgets(caps, threshold)
-    with world(registry, policies, run_count) as w:
+    with world(configs, registry, policies, run_count) as w:
         for step in steps:
             w.apply(step)
             assert_within_budget_caps(w.connection, registry, policies)
@@ -615,7 +719,7 @@ def _run_threads(configs: ConfigVariants, plans: list[list[tuple[str, int, float
     the audit chain once every thread has stopped; returns every exception a thread died of."""
     registry, policies = configs.budgets()
     errors: list[tuple[int, BaseException, str]] = []
-    with world(registry, policies, run_count=len(plans)) as w:
+    with world(configs, registry, policies, run_count=len(plans)) as w:
         barrier = threading.Barrier(len(plans))
 
         def work(index: int) -> None:
@@ -662,6 +766,76 @@ def test_concurrent_threads_all_finish(configs: ConfigVariants, plans) -> None:
     assert not errors, "\n".join(text for *_, text in errors)
 
 
+# --- b2. executions and rollbacks of the same approvals in real threads ---------------------------------------
+
+race_plans = st.lists(
+    st.lists(st.one_of(st.just("execute"), st.integers(0, 5)), min_size=1, max_size=4),
+    min_size=2,
+    max_size=4,
+)
+"""Per thread, its steps: `execute` the approved queue, or roll back the n-th executed boost."""
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=SLOW_EXAMPLES,
+    phases=[Phase.explicit, Phase.generate],  # a race does not shrink reliably
+)
+@given(amounts=st.lists(st.sampled_from([760.0, 900.0, 1000.0]), min_size=1, max_size=4), plans=race_plans)
+@example(amounts=[1000.0, 900.0], plans=[["execute", 0], ["execute", 0], ["execute", 1]])
+def test_concurrent_executions_and_rollbacks_book_each_approval_once(configs: ConfigVariants, amounts, plans) -> None:
+    registry, policies = configs.budgets()
+    errors: list[str] = []
+    with world(configs, registry, policies, run_count=len(plans)) as w:
+        boosts = [
+            Boost("cmp_linkedin_01", ACCOUNT_IDS[index % 3], amount, index) for index, amount in enumerate(amounts)
+        ]
+        for proposal in boosts:
+            (record,) = w.governor(0).submit([proposal.action()], w.now)
+            assert record.outcome == "pending_approval", record
+            w.review(0, record.action.action_id, REVIEWER[ADS], approve=True)
+        ids = [proposal.action().action_id for proposal in boosts]
+        barrier = threading.Barrier(len(plans))
+
+        def work(index: int) -> None:
+            try:
+                barrier.wait()
+                for step in plans[index]:
+                    if step == "execute":
+                        w.governors[index].execute_approved(w.now)
+                        continue
+                    try:
+                        w.rollback(index, ids[step % len(ids)])
+                    except GovernanceError as refusal:  # not executed yet, or undone by another thread first
+                        assert "roll" in str(refusal), refusal
+            except BaseException:  # reported, not swallowed
+                errors.append(traceback.format_exc())
+
+        threads = [threading.Thread(target=work, args=(index,), daemon=True) for index in range(len(plans))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+        assert not errors, "\n".join(errors)
+        assert_within_budget_caps(w.connection, registry, policies)
+        for action_id, amount in zip(ids, amounts, strict=True):
+            booked = w.connection.execute(
+                "select amount from governance.budget_ledger where action_id = ?", [action_id]
+            ).fetchall()
+            state = w.connection.execute(
+                "select status, state_before from governance.actions where action_id = ?", [action_id]
+            ).fetchone()
+            assert booked in ([], [(amount,)]), f"{action_id} booked {booked}"
+            assert (state[0] in ("executed", "rolled_back")) == (booked != []), state
+            if state[0] in ("executed", "rolled_back"):
+                assert json.loads(state[1]) == {"budget_change_active": False, "creative_live": False}
+            if state[0] == "rolled_back":
+                event("an approval executed and was rolled back by racing threads")
+        assert_chain_intact(w.connection)
+
+
 # --- c. frequency caps --------------------------------------------------------------------------------------
 
 frequency_steps = st.lists(
@@ -692,7 +866,7 @@ frequency_steps = st.lists(
 )
 def test_no_interleaving_exceeds_a_frequency_cap(configs: ConfigVariants, caps, run_count: int, steps) -> None:
     registry, policies = configs.frequency(*caps)
-    with world(registry, policies, run_count) as w:
+    with world(configs, registry, policies, run_count) as w:
         for step in steps:
             w.apply(step)
             assert_within_frequency_caps(w.connection, policies)
@@ -723,7 +897,7 @@ suppression_steps = st.lists(
 def test_a_suppressed_person_is_never_contacted(configs: ConfigVariants, run_count: int, steps) -> None:
     registry, policies = configs.frequency(3, 1, 3, 2)  # loose caps, so suppression is what stops contact
     suppressed: set[str] = set()
-    with world(registry, policies, run_count) as w:
+    with world(configs, registry, policies, run_count) as w:
         for step in steps:
             records = w.apply(step)
             for executed in w.newly_executed():
@@ -778,7 +952,7 @@ def test_a_paused_agent_never_acts(configs: ConfigVariants, run_count: int, step
     def is_paused(agent_id: str) -> bool:
         return agent_id in paused or GLOBAL_CONTROL in paused
 
-    with world(registry, policies, run_count) as w:
+    with world(configs, registry, policies, run_count) as w:
         for step in steps:
             records = w.apply(step)
             for executed in w.newly_executed():
@@ -807,7 +981,7 @@ def test_a_paused_agent_never_acts(configs: ConfigVariants, run_count: int, step
 @given(proposal=st.one_of(enrolments, boosts))
 def test_a_batch_that_repeats_a_proposal_decides_it_once(configs: ConfigVariants, proposal) -> None:
     registry, policies = configs.budgets()
-    with world(registry, policies, run_count=1) as w:
+    with world(configs, registry, policies, run_count=1) as w:
         first, second = w.governor(0).submit([proposal.action(), proposal.action()], w.now)
 
         assert first.decision is not None

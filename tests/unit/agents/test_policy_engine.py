@@ -3,10 +3,10 @@ names the value it judged, against the shipped config files."""
 
 from __future__ import annotations
 
-import hashlib
+import math
 import shutil
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from agents.governance.policy import (
     BudgetUsage,
     ContactFacts,
     PolicyDecision,
+    RollbackFacts,
     Verdict,
     decide,
     local_hour,
@@ -160,20 +161,21 @@ def test_a_contactable_person_in_scope_under_every_cap_is_allowed(registry, poli
     }
 
 
-def test_the_policy_version_carries_the_file_hash(registry, policies, tmp_path: Path) -> None:
-    digest = hashlib.sha256((CONFIG_DIR / "policies.yaml").read_bytes()).hexdigest()
-
+def test_the_policy_version_covers_both_config_files(registry, policies, tmp_path: Path) -> None:
+    """A reviewed change to the rules or to the registry (a graduation, a reviewer, a key) shows in every
+    decision's policy version."""
     decision = decide(enrol(), context(), registry, policies)
+    assert decision.policy_version == policies.policy_version
+    assert policies.policy_version.startswith(f"v{policies.version}-")
 
-    assert policies.fingerprint == digest
-    assert decision.policy_version == policies.policy_version == f"v{policies.version}-{digest[:12]}"
-
-    shutil.copytree(CONFIG_DIR, tmp_path, dirs_exist_ok=True)
-    edited = tmp_path / "policies.yaml"
-    edited.write_text(edited.read_text() + "# a reviewed comment changes the text, so the version\n")
-    changed = decide(enrol(), context(), registry, load_policies(tmp_path))
-    assert changed.policy_version != decision.policy_version
-    assert changed.policy_version.startswith(f"v{policies.version}-")
+    for name in ("policies.yaml", "agents.yaml"):
+        edited_dir = tmp_path / name
+        shutil.copytree(CONFIG_DIR, edited_dir)
+        edited = edited_dir / name
+        edited.write_text(edited.read_text() + "# a reviewed comment changes the text, so the version\n")
+        changed = decide(enrol(), context(), registry, load_policies(edited_dir))
+        assert changed.policy_version != decision.policy_version, name
+        assert changed.policy_version.startswith(f"v{policies.version}-")
 
 
 # --- kill switch and scope ------------------------------------------------------------------------------
@@ -322,15 +324,20 @@ def test_quiet_hours_follow_daylight_saving_time(registry, policies) -> None:
     assert "19:00 contact time" in rule(winter, "quiet_hours").reason
 
 
+def berlin(hour: int) -> datetime:
+    """The UTC moment it is `hour`:00 in Berlin on 25 November (CET, UTC+1)."""
+    return datetime(2026, 11, 25) + timedelta(hours=hour - 1)
+
+
 @pytest.mark.parametrize(
     ("hour", "verdict"),
     [(0, Verdict.DENIED), (7, Verdict.DENIED), (8, Verdict.ALLOWED), (19, Verdict.ALLOWED), (20, Verdict.DENIED)],
 )
 def test_a_quiet_window_that_wraps_midnight(registry, policies, hour, verdict) -> None:
-    decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": hour}), context(), registry, policies)
+    decision = decide(enrol(), context(now=berlin(hour)), registry, policies)
 
     assert decision.verdict is verdict
-    assert f"scheduled for {hour:02d}:00 contact time" in rule(decision, "quiet_hours").reason
+    assert f"would land at {hour:02d}:00 contact time" in rule(decision, "quiet_hours").reason
 
 
 @pytest.mark.parametrize(("hour", "verdict"), [(11, Verdict.ALLOWED), (12, Verdict.DENIED), (14, Verdict.ALLOWED)])
@@ -339,10 +346,22 @@ def test_a_quiet_window_within_one_day(registry, policies, hour, verdict) -> Non
         update={"quiet_hours": QuietHours(start_hour=12, end_hour=14, channels=("sales_engagement",))}
     )
 
-    decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": hour}), context(), registry, lunch)
+    decision = decide(enrol(), context(now=berlin(hour)), registry, lunch)
 
     assert decision.verdict is verdict
     assert "12:00-14:00" in rule(decision, "quiet_hours").reason
+
+
+@pytest.mark.parametrize("claimed", [10, 14, "10"])
+def test_quiet_hours_never_trust_the_agents_own_send_hour(registry, policies, claimed) -> None:
+    # The agent says the first step lands at 10:00; the governor executes at 22:00 Berlin time, so it lands then.
+    decision = decide(
+        enrol(payload={"sequence_id": "s", "send_at_local_hour": claimed}), context(now=berlin(22)), registry, policies
+    )
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["quiet_hours"]
+    assert rule(decision, "quiet_hours").reason == "would land at 22:00 contact time, inside quiet hours 20:00-08:00"
 
 
 @pytest.mark.parametrize("timezone", [None, "", "Mars/Olympus_Mons"])
@@ -415,12 +434,48 @@ def test_a_budget_cap_allows_exactly_the_cap_and_denies_a_cent_over(
     assert f"{limit + 0.01:,.2f} of {limit:,.2f} {period}" in rule(denied, rule_id).reason
 
 
-def test_releasing_money_is_never_denied_by_a_cap(registry, policies) -> None:
-    over = context(contact=None, budget_usage=(usage(policies, "campaign", "cmp_linkedin_01", "daily", 9000.0),))
+@pytest.mark.parametrize("spend", [math.nan, math.inf, -math.inf, -400.0, -0.01, -50_000.0])
+def test_money_that_is_not_a_finite_non_negative_amount_is_denied(registry, policies, spend) -> None:
+    # NaN compares false with every cap, so it used to pass them all; a negative spend released budget.
+    under = context(contact=None, budget_usage=(usage(policies, "campaign", "cmp_linkedin_01", "daily", 100.0),))
 
-    decision = decide(budget_change(-400.0), over, registry, policies)
+    decision = decide(budget_change(spend), under, registry, policies)
+    approved = decide(budget_change(spend), replace(under, approved_by="priya.natarajan"), registry, policies)
 
-    assert rule(decision, "budget.campaign.daily").verdict is Verdict.ALLOWED
+    assert decision.verdict is Verdict.DENIED
+    assert approved.verdict is Verdict.DENIED
+    assert "budget.invalid_amount" in fired_ids(decision)
+    assert repr(spend) in rule(decision, "budget.invalid_amount").reason
+
+
+@pytest.mark.parametrize(("spent", "limit"), [(math.nan, 2500.0), (0.0, math.nan), (0.0, math.inf), (math.inf, 1e9)])
+def test_a_cap_or_total_that_is_not_finite_fails_closed(registry, policies, spent, limit) -> None:
+    cap = next(cap for cap in policies.budgets.caps if cap.id == "cmp_linkedin_01")
+    broken = BudgetUsage(cap=cap.model_copy(update={"daily": limit}), scope_id=cap.id, period="daily", spent=spent)
+
+    decision = decide(budget_change(100.0), context(contact=None, budget_usage=(broken,)), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["budget.campaign.daily"]
+    assert "not a finite number" in rule(decision, "budget.campaign.daily").reason
+
+
+def test_a_non_finite_approval_threshold_or_per_action_limit_fails_closed(registry, policies) -> None:
+    no_threshold = policies.model_copy(
+        update={"budgets": policies.budgets.model_copy(update={"approval_threshold": math.nan})}
+    )
+    ads = registry.get("account_ads_agent")
+    unlimited = ads.model_copy(
+        update={"budget_scope": ads.budget_scope.model_copy(update={"max_change_per_action": math.inf})}
+    )
+    loose = registry.model_copy(update={"agents": tuple(unlimited if a.id == ads.id else a for a in registry.agents)})
+
+    by_threshold = decide(budget_change(100.0), context(contact=None), registry, no_threshold)
+    by_limit = decide(budget_change(100.0), context(contact=None), loose, policies)
+
+    assert fired_ids(by_threshold) == ["budget.approval_threshold"]
+    assert by_threshold.verdict is Verdict.DENIED
+    assert fired_ids(by_limit) == ["budget.max_change"]
 
 
 def test_a_change_above_the_approval_threshold_needs_approval(registry, policies) -> None:
@@ -657,40 +712,138 @@ def test_approval_does_not_lift_a_budget_cap(registry, policies) -> None:
 # --- rollback -------------------------------------------------------------------------------------------
 
 
+ORIGINAL = "a" * 32
+
+
 def rollback_of(action_type: str, **overrides: Any) -> ProposedAction:
-    return enrol(action_type=action_type, rollback_of="a" * 32, trigger_key="rollback:" + "a" * 32, **overrides)
+    return enrol(action_type=action_type, rollback_of=ORIGINAL, trigger_key="rollback:" + ORIGINAL, **overrides)
 
 
-def test_a_rollback_is_allowed_while_the_agent_is_paused(registry, policies) -> None:
+def stored_original(**overrides: Any) -> RollbackFacts:
+    """What the governor's rollback reads from the store: an executed enrolment of the SDR agent, not undone."""
+    values: dict[str, Any] = {
+        "action_id": ORIGINAL,
+        "agent_id": "sdr_sequence_agent",
+        "action_type": "enrol_in_sequence",
+        "channel": "sales_engagement",
+        "person_id": "per_1",
+        "account_id": "acc_1",
+        "campaign_id": None,
+        "status": "executed",
+        "rolled_back_by": None,
+        "is_rollback": False,
+        "booked_spend": 0.0,
+    }
+    values.update(overrides)
+    return RollbackFacts(**values)
+
+
+def boost_original(booked: float = 1400.0) -> RollbackFacts:
+    return stored_original(
+        agent_id="account_ads_agent",
+        action_type="adjust_campaign_budget",
+        channel="linkedin",
+        person_id=None,
+        campaign_id="cmp_linkedin_01",
+        booked_spend=booked,
+    )
+
+
+def revert(spend: float) -> ProposedAction:
+    return budget_change(spend, action_type="revert_campaign_budget", rollback_of=ORIGINAL)
+
+
+def test_a_proposal_that_names_itself_a_rollback_is_denied_as_forged(registry, policies) -> None:
+    # The attack: a paused agent proposes a "rollback" releasing 50,000 it never booked, to lift its caps.
+    paused = AgentState(paused=True, pause_reason="all agents are paused")
+    forged = revert(-50_000.0)
+
+    decision = decide(forged, context(contact=None, agent_state=paused), registry, policies)
+    approved = decide(forged, context(contact=None, approved_by="priya.natarajan"), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert approved.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["scope.rollback_forged"]
+    assert "only the governor's rollback builds an inverse" in rule(decision, "scope.rollback_forged").reason
+
+
+def test_a_governor_built_rollback_runs_while_the_agent_is_paused(registry, policies) -> None:
     paused = AgentState(paused=True, pause_reason="all agents are paused")
 
-    decision = decide(rollback_of("remove_from_sequence"), context(agent_state=paused), registry, policies)
+    decision = decide(
+        rollback_of("remove_from_sequence"),
+        context(agent_state=paused, rollback=stored_original()),
+        registry,
+        policies,
+    )
 
     assert decision.verdict is Verdict.ALLOWED
     assert "while the agent is paused" in rule(decision, "kill_switch").reason
     assert "undoes" in rule(decision, "scope.rollback").reason
 
 
-def test_a_rollback_skips_contact_and_budget_rules(registry, policies) -> None:
+def test_a_governor_built_rollback_skips_contact_and_budget_rules(registry, policies) -> None:
     gone = contact(is_suppressed=True, has_unsubscribed=True, unsubscribe_events=4)
+    full = (usage(policies, "campaign", "cmp_linkedin_01", "daily", 1e6),)
 
-    undo_enrolment = decide(rollback_of("remove_from_sequence"), context(contact=gone), registry, policies)
+    undo_enrolment = decide(
+        rollback_of("remove_from_sequence"), context(contact=gone, rollback=stored_original()), registry, policies
+    )
     undo_budget = decide(
-        budget_change(-1400.0, action_type="revert_campaign_budget", rollback_of="b" * 32),
-        context(contact=None, budget_usage=(usage(policies, "campaign", "cmp_linkedin_01", "daily", 1e6),)),
-        registry,
-        policies,
+        revert(-1400.0), context(contact=None, budget_usage=full, rollback=boost_original()), registry, policies
     )
 
     assert undo_enrolment.verdict is Verdict.ALLOWED
     assert undo_budget.verdict is Verdict.ALLOWED
     assert [result.rule_id for result in undo_enrolment.rules] == ["kill_switch", "scope.rollback"]
+    assert rule(undo_budget, "budget.rollback_amount").reason.startswith("releases 1,400.00 of the 1,400.00 booked")
+
+
+@pytest.mark.parametrize("spend", [-1400.01, -1399.99, -50_000.0, 0.0, 1400.0, math.nan, -math.inf])
+def test_a_rollback_releases_exactly_the_money_booked(registry, policies, spend) -> None:
+    decision = decide(revert(spend), context(contact=None, rollback=boost_original(1400.0)), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["budget.rollback_amount"]
+
+
+@pytest.mark.parametrize(
+    ("original", "reason"),
+    [
+        (stored_original(status="pending_approval"), "is pending_approval, not executed"),
+        (stored_original(status="rolled_back", rolled_back_by="b" * 32), "already rolled back"),
+        (stored_original(is_rollback=True), "is itself a rollback"),
+        (stored_original(agent_id="account_ads_agent"), "belongs to account_ads_agent"),
+        (stored_original(action_type="handoff_to_agent"), "not sdr_sequence_agent's declared inverse"),
+        (stored_original(person_id="per_2"), "another channel, person, account or campaign"),
+        (stored_original(action_id="c" * 32), None),
+    ],
+)
+def test_a_rollback_must_undo_an_executed_action_of_the_same_agent(registry, policies, original, reason) -> None:
+    decision = decide(rollback_of("remove_from_sequence"), context(rollback=original), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    if reason is None:
+        assert fired_ids(decision) == ["scope.rollback_forged"]
+    else:
+        assert fired_ids(decision) == ["scope.rollback"]
+        assert reason in rule(decision, "scope.rollback").reason
 
 
 @pytest.mark.parametrize("action_type", ["enrol_in_sequence", "revert_campaign_budget", "delete_contact"])
 def test_a_rollback_is_scoped_to_the_agents_declared_inverses(registry, policies, action_type) -> None:
-    decision = decide(rollback_of(action_type), context(), registry, policies)
+    decision = decide(rollback_of(action_type), context(rollback=stored_original()), registry, policies)
 
     assert decision.verdict is Verdict.DENIED
     assert fired_ids(decision) == ["scope.rollback"]
     assert action_type in rule(decision, "scope.rollback").reason
+
+
+def test_a_required_data_check_failing_at_execution_escalates(registry, policies) -> None:
+    failing = ("data check dim_person_expectations failed at 2026-11-25 09:00:00: email not unique",)
+
+    decision = decide(enrol(), context(approved_by="sam.okafor", failing_checks=failing), registry, policies)
+
+    assert decision.verdict is Verdict.ESCALATED
+    assert fired_ids(decision) == ["data_checks.required"]
+    assert "dim_person_expectations failed" in rule(decision, "data_checks.required").reason
