@@ -8,10 +8,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dagster_project.cli.console import dagster_instance, log_tail, make_console, quiet_build, warehouse_path
 from dagster_project.cli.explain_commands import identity_table
-from dagster_project.core.settings import LANDING_DIR_ENV, MODEL_REGISTRY_DIR_ENV, env_path
+from dagster_project.core.settings import (
+    AUDIT_ANCHOR_DIR_ENV,
+    DATA_DIR_ENV,
+    LANDING_DIR_ENV,
+    MODEL_REGISTRY_DIR_ENV,
+    env_path,
+)
+from dagster_project.core.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, WarehouseBusyError
+
+OUTBOX_DIR_NAME = "outbox"
+"""Live mode's outbox under the data directory (as `surgewise run --live` writes it)."""
 
 PersonKey = Annotated[
     str, typer.Argument(help="E-mail address, person id, CRM contact id or cookie id.", show_default=False)
@@ -26,9 +37,20 @@ def _print_forget_report(console: Console, report: Any) -> None:
         erased.add_row(f"{column} (mentions pseudonymised)", f"{count:,}")
     for source_file, lines in sorted(report.landing_lines.items()):
         erased.add_row(f"landing/{source_file} (lines erased or pseudonymised)", f"{lines:,}")
+    for source_file, lines in sorted(report.outbox_lines.items()):
+        erased.add_row(f"outbox/{source_file} (lines erased or pseudonymised)", f"{lines:,}")
     for version in report.model_versions_scrubbed:
         erased.add_row(f"model_registry/send_time/{version} (read history)", "1")
-    if not (report.erased or report.pseudonymised or report.landing_lines or report.model_versions_scrubbed):
+    for storage_file, count in sorted(report.dagster_storage.items()):
+        erased.add_row(f"dagster storage {storage_file} (mentions pseudonymised)", f"{count:,}")
+    if not (
+        report.erased
+        or report.pseudonymised
+        or report.landing_lines
+        or report.outbox_lines
+        or report.model_versions_scrubbed
+        or report.dagster_storage
+    ):
         erased.add_row("(nothing held)", "0")
     console.print(erased)
     emails = sum(1 for identity in report.identities if identity.identity_type == "email")
@@ -50,6 +72,25 @@ def _print_forget_report(console: Console, report: Any) -> None:
             ),
             highlight=False,
         )
+    if report.rewrite is not None:
+        rewrite = report.rewrite
+        console.print(
+            f"Warehouse rewritten into a fresh file in {rewrite.seconds:.1f}s "
+            f"({rewrite.bytes_before / 1e6:,.1f} MB → {rewrite.bytes_after / 1e6:,.1f} MB): "
+            "no free block keeps an erased row.",
+            highlight=False,
+        )
+    if report.rewrite_error is not None:
+        console.print(
+            f"[red]The warehouse was not rewritten[/red] (its free blocks may keep erased rows): "
+            f"{report.rewrite_error}. Run `surgewise forget` again when nothing else uses it.",
+            highlight=False,
+        )
+    if report.file_traces:
+        files = Table("file", "value", "copies in its bytes", title="[red]Still found in files[/red]")
+        for trace in report.file_traces:
+            files.add_row(Text(trace.path), Text(trace.value), str(trace.copies) if trace.copies >= 0 else "?")
+        console.print(files)
     if report.remaining:
         traces = Table("table", "column", "value", "rows", title="[red]Still found after erasure[/red]")
         for trace in report.remaining:
@@ -63,6 +104,12 @@ def _print_forget_report(console: Console, report: Any) -> None:
             )
     else:
         console.print("Verified: no table or view in the warehouse mentions the person any more.")
+    if not report.file_traces:
+        console.print(
+            "Verified: no byte of the warehouse file, Dagster's storage or the data directory's files holds "
+            "the person's e-mail, ids or person id.",
+            highlight=False,
+        )
 
 
 def forget(
@@ -74,10 +121,13 @@ def forget(
         bool,
         typer.Option(
             "--keep-landing",
-            help="Leave the landing-zone files untouched (default: erase the person's lines there too).",
+            help="Leave the landing zone and the outbox untouched (default: erase the person's lines there too).",
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for another process to release the warehouse before refusing.")
+    ] = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> None:
     """Erase a person everywhere, add them to the suppression list, leave a tombstone in the audit log, verify."""
     from dagster_project.definitions import defs
@@ -89,8 +139,9 @@ def forget(
     path = warehouse_path(console)
     if path is None:
         raise typer.Exit(code=1)
-    _confirm_who(console, path, key, yes)
+    data_dir = env_path(DATA_DIR_ENV)
     try:
+        _confirm_who(console, path, key, yes, lock_timeout)
         with (
             dagster_instance() as instance,
             console.status("Erasing, rebuilding the marts, verifying"),
@@ -104,9 +155,15 @@ def forget(
                 landing_dir=None if keep_landing else env_path(LANDING_DIR_ENV),
                 reason=reason,
                 model_registry=ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)),
+                outbox_dir=None if keep_landing else data_dir / OUTBOX_DIR_NAME,
+                scan_dirs=(data_dir, env_path(AUDIT_ANCHOR_DIR_ENV)),
+                lock_timeout_seconds=lock_timeout,
             )
     except UnknownPersonError as error:
         console.print(f"[red]Unknown person:[/red] {error}.", highlight=False)
+        raise typer.Exit(code=1) from None
+    except WarehouseBusyError as error:
+        console.print("[red]Refused, nothing was changed:[/red]", Text(str(error)), highlight=False)
         raise typer.Exit(code=1) from None
     if report.build is not None and not report.build.succeeded:
         console.print(log_tail(log), highlight=False, markup=False)
@@ -116,12 +173,12 @@ def forget(
         raise typer.Exit(code=1)
 
 
-def _confirm_who(console: Console, path: Path, key: str, yes: bool) -> None:
+def _confirm_who(console: Console, path: Path, key: str, yes: bool, lock_timeout: float) -> None:
     """Show whose identities will be erased (or that the key is unknown) and ask, unless --yes."""
     from dagster_project.core.warehouse import open_warehouse
     from dagster_project.privacy.resolve import is_email, resolve_person
 
-    with open_warehouse(path, read_only=True) as connection:
+    with open_warehouse(path, read_only=True, lock_timeout_seconds=lock_timeout) as connection:
         person = resolve_person(connection, key)
     if person is None and not is_email(key):
         console.print(
@@ -134,4 +191,6 @@ def _confirm_who(console: Console, path: Path, key: str, yes: bool) -> None:
     else:
         console.print(identity_table(person.identities, f"Person {person.person_id}: identities to erase"))
     if not yes:
-        typer.confirm("Erase this person from the warehouse and the landing zone? This cannot be undone", abort=True)
+        typer.confirm(
+            "Erase this person from the warehouse, the landing zone and the outbox? This cannot be undone", abort=True
+        )

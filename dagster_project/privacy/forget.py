@@ -13,9 +13,12 @@
 4. the audit log gains a `person_forgotten` tombstone naming only the person's subject reference and the
    counts, then the person's subject key is deleted (crypto-shredding): audit entries are never rewritten
    or deleted, and the hash chain stays valid, but nothing links the entries to the person any more;
-then `surgewise_build_job` rebuilds staging, identity, profile and signals without them, and every
-text column of every table and view, the audit log included, is scanned for what was erased (and the
-person id). Anything found is reported.
+5. the person's lock rows (`governance.resource_locks`, keyed by a hash of the person id) are deleted;
+then `surgewise_build_job` rebuilds staging, identity, profile and signals without them; the live mode's
+outbox and Dagster's storage (event logs with check metadata, compute logs) are scrubbed; the warehouse is
+rewritten into a fresh file, so no free block keeps a deleted row. Every text column of every table and
+view, the audit log included, is scanned for what was erased (and the person id), and so are the bytes of
+the warehouse file, Dagster's storage and the data directory's files. Anything found is reported.
 """
 
 from __future__ import annotations
@@ -32,12 +35,20 @@ import dagster as dg
 import duckdb
 
 from agents.governance import audit, audit_schema, audit_subjects
+from agents.governance.schema import LOCKS_TABLE
+from agents.governance.store import person_lock_resource
 from dagster_project.core.clock import utc_now
 from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint, ensure_suppression_list
 from dagster_project.core.transactions import transaction
-from dagster_project.core.warehouse import open_warehouse, table_exists
+from dagster_project.core.warehouse import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    WarehouseBusyError,
+    open_warehouse,
+    table_exists,
+)
 from dagster_project.lib.jobs_in_process import JobRun, run_job_in_process
 from dagster_project.lib.names import BUILD_JOB
+from dagster_project.privacy.dagster_storage import scrub_dagster_storage
 from dagster_project.privacy.erase import (
     ERASED_MARKER,
     dbt_tables,
@@ -57,7 +68,8 @@ from dagster_project.privacy.resolve import (
     normalise_email,
     resolve_person,
 )
-from dagster_project.privacy.scan import Trace, mention_pattern, scan_for_traces
+from dagster_project.privacy.rewrite import RewriteResult, rewrite_warehouse
+from dagster_project.privacy.scan import FileTrace, Trace, mention_pattern, scan_files, scan_for_traces
 from dagster_project.privacy.scrub import record_scrubbed_digests, scrub_landing
 from models.registry import ModelRegistry
 from models.send_time import SEND_TIME_MODEL, forget_contact, models_mentioning
@@ -84,12 +96,22 @@ class ForgetReport:
     remaining: list[Trace] = field(default_factory=list)
     model_versions_scrubbed: list[str] = field(default_factory=list)
     """Send-time model versions whose per-contact read history held the person."""
+    outbox_lines: dict[str, int] = field(default_factory=dict)
+    """live-mode outbox file → lines erased or pseudonymised (batches not yet delivered to the landing zone)."""
+    dagster_storage: dict[str, int] = field(default_factory=dict)
+    """Dagster storage file → values (events, log lines) pseudonymised."""
+    rewrite: RewriteResult | None = None
+    rewrite_error: str | None = None
+    """Why the warehouse could not be rewritten (another process held it): its free blocks may keep copies."""
+    file_traces: list[FileTrace] = field(default_factory=list)
+    """Files whose bytes still hold the person (after the rewrite and the scrubs)."""
 
     @property
     def verified(self) -> bool:
-        """Nothing mentions the person any more. (A failed step in the rebuild, e.g. a data check, is reported
-        but does not undo the erasure: the scan runs on whatever the warehouse holds afterwards.)"""
-        return not self.remaining
+        """Nothing mentions the person any more, in the tables or in the files' bytes. (A failed step in the
+        rebuild, e.g. a data check, is reported but does not undo the erasure: the scans run on whatever is
+        left afterwards.)"""
+        return not self.remaining and not self.file_traces and self.rewrite_error is None
 
 
 def forget_person(
@@ -102,13 +124,19 @@ def forget_person(
     reason: str = DEFAULT_REASON,
     now: datetime | None = None,
     model_registry: ModelRegistry | None = None,
+    outbox_dir: Path | None = None,
+    scan_dirs: tuple[Path, ...] = (),
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> ForgetReport:
-    """Erase a person (by e-mail or id) from the warehouse and landing zone, suppress them, and verify.
+    """Erase a person (by e-mail or id) from the warehouse, landing zone and outbox, suppress them, and verify.
 
     An e-mail that resolves to nobody is still suppressed and searched for, so it can be refused in
-    advance. Pass `landing_dir=None` to leave the landing zone untouched."""
+    advance. Pass `landing_dir=None` (and `outbox_dir=None`) to leave those files untouched; `scan_dirs`
+    (the data directory) are scanned byte for byte with the warehouse file and Dagster's storage. Raises
+    `WarehouseBusyError`, having changed nothing, if another process holds the warehouse for longer than
+    `lock_timeout_seconds`."""
     now = now or utc_now()
-    with open_warehouse(duckdb_path) as connection:
+    with open_warehouse(duckdb_path, lock_timeout_seconds=lock_timeout_seconds) as connection:
         person = _person_to_forget(connection, key)
         values = person.all_values()
         report = ForgetReport(
@@ -125,10 +153,29 @@ def forget_person(
             if person.person_id:
                 audit_subjects.forget_subject(connection, person.person_id)
 
+    if outbox_dir is not None:
+        report.outbox_lines = {name: lines for name, (lines, _) in scrub_landing(outbox_dir, person, values).items()}
     if model_registry is not None and person.person_id:
         report.model_versions_scrubbed = forget_contact(model_registry, person.person_id)
     report.build = run_job_in_process(defs, instance, BUILD_JOB)
+    # After the rebuild, whose own events and dropped tables are scrubbed and compacted with the rest.
+    traced = [value for value in (*values, person.person_id) if value]
+    # The instance's local storage: SQLite event logs and compute logs (a Postgres event log is not reached).
+    dagster_root = Path(instance.root_directory)
+    report.dagster_storage = scrub_dagster_storage(dagster_root, traced)
+    try:
+        report.rewrite = rewrite_warehouse(duckdb_path, lock_timeout_seconds=lock_timeout_seconds)
+    except WarehouseBusyError as error:
+        report.rewrite_error = str(error)
     report.remaining = _remaining_traces(duckdb_path, person, values, model_registry)
+    roots = [duckdb_path.parent, *scan_dirs, dagster_root]
+    if model_registry is not None:
+        roots.append(model_registry.root)
+    if landing_dir is not None:
+        roots.append(landing_dir)
+    if outbox_dir is not None:
+        roots.append(outbox_dir)
+    report.file_traces = scan_files(roots, values, person_id=person.person_id)
     return report
 
 
@@ -166,6 +213,21 @@ def _erase_from_warehouse(
     for table, count in erase_derived_mentions(connection, values, derived).items():
         report.erased[table] = report.erased.get(table, 0) + count
     report.pseudonymised = pseudonymise_mentions(connection, values, derived)
+    if person.person_id and table_exists(connection, LOCKS_TABLE):
+        resources = [person_lock_resource(person.person_id)]
+        erased = _delete_locks(connection, resources)
+        if erased:
+            report.erased[LOCKS_TABLE] = erased
+
+
+def _delete_locks(connection: duckdb.DuckDBPyConnection, resources: list[str]) -> int:
+    if not resources:
+        return 0
+    return len(
+        connection.execute(
+            f"delete from {LOCKS_TABLE} where list_contains(?, resource) returning 1", [resources]
+        ).fetchall()
+    )
 
 
 def _append_tombstone(

@@ -1,12 +1,14 @@
 """Finding mentions of a person: a value as a whole token in any text column of any table or view.
 
-Forget erases with these patterns and then scans with them, so what it verifies is what it erased.
+Forget erases with these patterns and then scans with them, so what it verifies is what it erased: in the
+tables and views, and in the bytes of every file it keeps (free blocks, logs, the landing zone).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -80,3 +82,65 @@ def scan_for_traces(
             if count:
                 traces.append(Trace(relation.replace('"', ""), column, value, int(count)))
     return traces
+
+
+@dataclass(frozen=True)
+class FileTrace:
+    path: str
+    value: str
+    copies: int
+
+
+_CHUNK = 16 << 20
+
+
+def _byte_pattern(value: str) -> re.Pattern[bytes]:
+    """The value as a whole token in lower-cased bytes (lookarounds, so adjacent copies each count)."""
+    return re.compile(rb"(?<![%s])%s(?![%s])" % (_WORD.encode(), re.escape(value.lower().encode()), _WORD.encode()))
+
+
+def _count_in_file(path: Path, patterns: dict[str, re.Pattern[bytes]], overlap: int) -> dict[str, int]:
+    """Copies of each value in the file's bytes (ASCII case folded), read in chunks that overlap by more than
+    the longest value, each copy counted in the window where it ends."""
+    counts = dict.fromkeys(patterns, 0)
+    with path.open("rb") as handle:
+        window, counted = b"", 0
+        while True:
+            chunk = handle.read(_CHUNK)
+            window += chunk.lower()
+            # Copies ending in the last `overlap` bytes wait for the next chunk, which may show they go on.
+            limit = len(window) - overlap if chunk else len(window)
+            for value, pattern in patterns.items():
+                counts[value] += sum(1 for match in pattern.finditer(window) if counted < match.end() <= limit)
+            if not chunk:
+                return counts
+            start = max(limit - overlap, 0)
+            window, counted = window[start:], limit - start
+
+
+def scan_files(roots: list[Path], values: list[str], *, person_id: str | None = None) -> list[FileTrace]:
+    """Every file under the roots (the warehouse file, Dagster's storage, the data directory) whose bytes
+    still hold one of the values or the person id: free blocks and logs included, which no table scan sees.
+
+    DuckDB may compress a live string so that its bytes do not show; the table scan covers those."""
+    wanted = sorted({value.lower() for value in [*values, person_id] if value})
+    if not wanted:
+        return []
+    patterns = {value: _byte_pattern(value) for value in wanted}
+    overlap = max(len(value.encode()) for value in wanted) + 2
+    files = sorted({path for root in roots if root.exists() for path in _files(root)})
+    traces = []
+    for path in files:
+        try:
+            counts = _count_in_file(path, patterns, overlap)
+        except OSError as error:
+            traces.append(FileTrace(str(path), f"could not scan: {error}", -1))
+            continue
+        traces += [FileTrace(str(path), value, count) for value, count in counts.items() if count]
+    return traces
+
+
+def _files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root.resolve()]
+    return [path.resolve() for path in root.rglob("*") if path.is_file() and not path.is_symlink()]

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.connectors.loader import LOADED_FILES_TABLE
+from dagster_project.connectors.loader import LOADED_FILES_TABLE, landing_entries
 from dagster_project.connectors.sources import SOURCES, FileFormat, SourceSpec
 from dagster_project.core.warehouse import table_exists
 from dagster_project.privacy.erase import ERASED_MARKER, RAW_IDENTITY_COLUMNS
@@ -69,10 +69,10 @@ def scrub_landing(landing_dir: Path, person: PersonIdentities, values: list[str]
     }
     scrubbed = {}
     for spec in SOURCES:
-        folder = landing_dir / spec.name
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob(f"*.{spec.format.value}")):
+        for entry in landing_entries(spec, landing_dir):
+            if entry.refusal is not None:
+                continue  # a link or a file outside the zone: never read, so never copied back in
+            path = entry.path
             lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
             # A CSV header names columns, not people.
             first = 1 if spec.format is FileFormat.CSV else 0
