@@ -38,11 +38,11 @@ class SurgewiseEnv:
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir.parent / "keys"
+        return self.data_dir / "keys"
 
     @property
     def audit_anchor_dir(self) -> Path:
-        return self.data_dir.parent / "audit_anchors"
+        return self.data_dir / "audit_anchors"
 
     @property
     def reviewer_keys_dir(self) -> Path:

@@ -27,6 +27,8 @@ KEYS_DIR_ENV = "SURGEWISE_KEYS_DIR"
 """Secrets the warehouse must never hold: the audit log's HMAC key and the anchor signing key."""
 AUDIT_ANCHOR_DIR_ENV = "SURGEWISE_AUDIT_ANCHOR_DIR"
 """Signed checkpoints of the audit log's head, written outside the database."""
+AUDIT_ANCHOR_WEBHOOK_ENV = "SURGEWISE_AUDIT_ANCHOR_WEBHOOK_URL"
+"""Where each new audit checkpoint is also POSTed as JSON, if set."""
 REVIEWER_KEYS_DIR_ENV = "SURGEWISE_REVIEWER_KEYS_DIR"
 """Where `surgewise reviewers keygen` writes a reviewer's private key (only that reviewer should read it)."""
 
