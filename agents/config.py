@@ -302,6 +302,18 @@ class AnomalyPolicy(StrictModel):
     max_denial_rate_increase: float = Field(default=0.5, gt=0, le=1)
     max_channel_mix_shift: float = Field(default=0.5, gt=0, le=1)
     """Total variation distance between the run's channel shares and the baseline's."""
+    significance: float = Field(default=0.001, gt=0, lt=0.5)
+    """The chance an ordinary run pauses the agent, shared equally by the four rules (each tests at a quarter)."""
+    min_denial_actions: int = Field(default=20, ge=1)
+    """A run with fewer actions is never an anomaly by denial rate: a few denials in a small run is noise."""
+    min_channel_actions: int = Field(default=20, ge=1)
+    """A run with fewer actions is never an anomaly by channel mix."""
+
+    @model_validator(mode="after")
+    def _baseline_fits_the_window(self) -> AnomalyPolicy:
+        if self.min_baseline_runs > self.trailing_runs:
+            raise ValueError("min_baseline_runs exceeds trailing_runs: no run would ever be judged")
+        return self
 
 
 class ProfileFreshness(StrictModel):

@@ -19,7 +19,7 @@ from agents.adapters.sandbox import ExecutionOutcome
 from agents.governance.anomaly import AnomalyFinding, RunBehaviour, detect_anomalies
 from agents.governance.audit import AuditEvent
 from agents.governance.execution import STATUS_BY_VERDICT, escalate_distress, execute
-from agents.governance.facts import run_history
+from agents.governance.facts import pause_state, run_history
 from agents.governance.interventions import pause_on_anomaly
 from agents.governance.policy import Verdict
 from agents.governance.schema import ActionStatus
@@ -110,8 +110,8 @@ def _check_behaviour(session: GovernanceSession, actions: list[ProposedAction], 
     findings: list[AnomalyFinding] = []
     for agent_id in sorted({action.agent_id for action in actions}):
         agent = session.registry.get(agent_id)
-        if agent is None:
-            continue
+        if agent is None or pause_state(session.connection, agent_id).paused:
+            continue  # a paused agent's run is all kill-switch denials: the pause's effect, not an anomaly
         mine = [action for action in actions if action.agent_id == agent_id]
         decisions = [session.decide(action, now) for action in mine]
         channels: dict[str, int] = {}
@@ -123,7 +123,9 @@ def _check_behaviour(session: GovernanceSession, actions: list[ProposedAction], 
             denied=sum(1 for decision in decisions if decision.verdict in (Verdict.DENIED, Verdict.ESCALATED)),
             channels=channels,
         )
-        breaches = detect_anomalies(run, run_history(session.connection, agent_id), session.policies.anomaly)
+        breaches = detect_anomalies(
+            run, run_history(session.connection, agent_id, session.run_id), session.policies.anomaly
+        )
         if breaches:
             reason = pause_on_anomaly(session, agent_id, breaches, now)
             session.audit(

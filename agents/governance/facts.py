@@ -217,18 +217,20 @@ def agent_state(
     return state, rollout
 
 
-def run_history(connection: duckdb.DuckDBPyConnection, agent_id: str) -> list[RunBehaviour]:
-    """The agent's earlier runs, oldest first, as the anomaly detector's baseline."""
+def run_history(connection: duckdb.DuckDBPyConnection, agent_id: str, current_run_id: str) -> list[RunBehaviour]:
+    """The agent's earlier runs, oldest first, as the anomaly detector's baseline: not the run being judged, and
+    not what the kill switch denied (the effect of a pause, not the agent's behaviour)."""
     rows = connection.execute(
         f"""
         select run_id, channel, count(*), sum(case when isfinite(spend) and spend > 0 then spend else 0 end),
             count(case when verdict in ('denied', 'escalated') then 1 end), min(proposed_at) as started
         from {ACTIONS_TABLE}
-        where agent_id = ? and rollback_of is null
+        where agent_id = ? and rollback_of is null and run_id <> ?
+            and not json_contains(rules, '{{"rule_id": "kill_switch", "verdict": "denied"}}')
         group by run_id, channel
         order by started, run_id
         """,
-        [agent_id],
+        [agent_id, current_run_id],
     ).fetchall()
     runs: dict[str, RunBehaviour] = {}
     for run_id, channel, count, spend, denied, _ in rows:

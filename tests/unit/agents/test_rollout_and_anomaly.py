@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -10,12 +9,13 @@ import duckdb
 import pytest
 
 from agents.actions import ProposedAction
-from agents.config import AnomalyPolicy, RolloutPlan, load_agent_registry, load_policies
+from agents.config import AgentRegistry, AnomalyPolicy, RolloutPlan, load_agent_registry, load_policies
 from agents.governance.anomaly import RunBehaviour, detect_anomalies
-from agents.governance.facts import agent_state, pause_state, rollout_phase
+from agents.governance.facts import agent_state, pause_state, rollout_phase, run_history
 from agents.governance.governor import Governor
 from agents.governance.interventions import ANOMALY_DETECTOR
 from dagster_project.core.settings import REPO_ROOT
+from tests.signing import signed_config
 
 NOW = datetime(2026, 11, 25, 15, 0)
 PLAN = RolloutPlan(started_on=date(2026, 11, 1), review_first_decisions=3, handoff_approval_days=30)
@@ -77,40 +77,9 @@ def _budget_change(account: int, trigger: str) -> ProposedAction:
     )
 
 
-def test_reviewing_the_first_decisions_moves_the_ads_agent_to_phase_2(
-    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
-    config = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", config)
-    agents_file = config / "agents.yaml"
-    agents_file.write_text(
-        agents_file.read_text().replace(
-            "review_first_decisions: 50\n      handoff_approval_days: 30\n      checkpoints: [launch_ad_creative]",
-            "review_first_decisions: 2\n      handoff_approval_days: 30\n      checkpoints: [launch_ad_creative]",
-        )
-    )
-    registry, policies = load_agent_registry(config), load_policies(config)
-    governor = Governor(warehouse, registry, policies, "run-1")
-    ads = registry.get("account_ads_agent")
-
-    first = governor.submit([_budget_change(0, "t0"), _budget_change(1, "t1")], NOW)
-    assert [record.outcome for record in first] == ["pending_approval", "pending_approval"]
-    assert all("rollout.phase_1" in {r.rule_id for r in record.decision.fired} for record in first)
-    governor.approve(first[0].action.action_id, "priya.natarajan", "ok", NOW)
-    assert agent_state(warehouse, ads, NOW)[0].phase == 1
-    governor.reject(first[1].action.action_id, "dana.reyes", "not this one", NOW)
-
-    state, rollout = agent_state(warehouse, ads, NOW)
-    assert (state.phase, rollout.reviewed_decisions) == (2, 2)
-    (after,) = governor.submit([_budget_change(2, "t2")], NOW)
-    assert after.outcome == "executed", after.decision.summary()
-
-
-def test_a_run_far_larger_than_usual_pauses_the_agent_and_escalates_to_its_owner(
-    warehouse: duckdb.DuckDBPyConnection,
-) -> None:
-    registry, policies = load_agent_registry(REPO_ROOT / "config"), load_policies(REPO_ROOT / "config")
-    registry = registry.model_copy(
+def _graduated(registry: AgentRegistry) -> AgentRegistry:
+    """Every agent past its rollout, so its actions execute without review."""
+    return registry.model_copy(
         update={
             "agents": tuple(
                 agent.model_copy(
@@ -128,6 +97,44 @@ def test_a_run_far_larger_than_usual_pauses_the_agent_and_escalates_to_its_owner
             )
         }
     )
+
+
+def test_reviewing_the_first_decisions_moves_the_ads_agent_to_phase_2(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    reviewers = signed_config(config)
+    agents_file = config / "agents.yaml"
+    agents_file.write_text(
+        agents_file.read_text().replace(
+            "review_first_decisions: 50\n      handoff_approval_days: 30\n      checkpoints: [launch_ad_creative]",
+            "review_first_decisions: 2\n      handoff_approval_days: 30\n      checkpoints: [launch_ad_creative]",
+        )
+    )
+    registry, policies = load_agent_registry(config), load_policies(config)
+    governor = Governor(warehouse, registry, policies, "run-1")
+    ads = registry.get("account_ads_agent")
+
+    first = governor.submit([_budget_change(0, "t0"), _budget_change(1, "t1")], NOW)
+    assert [record.outcome for record in first] == ["pending_approval", "pending_approval"]
+    assert all("rollout.phase_1" in {r.rule_id for r in record.decision.fired} for record in first)
+    approved, rejected = first[0].action.action_id, first[1].action.action_id
+    approval = reviewers.approval(warehouse, approved, "priya.natarajan", "ok", NOW)
+    governor.approve(approved, "priya.natarajan", "ok", NOW, signature=approval)
+    assert agent_state(warehouse, ads, NOW)[0].phase == 1
+    rejection = reviewers.rejection(warehouse, rejected, "dana.reyes", "not this one", NOW)
+    governor.reject(rejected, "dana.reyes", "not this one", NOW, signature=rejection)
+
+    state, rollout = agent_state(warehouse, ads, NOW)
+    assert (state.phase, rollout.reviewed_decisions) == (2, 2)
+    (after,) = governor.submit([_budget_change(2, "t2")], NOW)
+    assert after.outcome == "executed", after.decision.summary()
+
+
+def test_a_run_far_larger_than_usual_pauses_the_agent_and_escalates_to_its_owner(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    registry, policies = _graduated(load_agent_registry(REPO_ROOT / "config")), load_policies(REPO_ROOT / "config")
     for run in range(6):
         Governor(warehouse, registry, policies, f"usual-{run}").submit(
             [_budget_change(run, f"usual-{run}")], NOW - timedelta(days=6 - run)
@@ -149,12 +156,63 @@ def test_a_run_far_larger_than_usual_pauses_the_agent_and_escalates_to_its_owner
     events = [row[0] for row in warehouse.execute("select event from audit.audit_log order by seq").fetchall()]
     assert "anomaly_detected" in events and "agent_paused" in events
 
+    # While paused, every run is all kill-switch denials: the pause's effect, judged neither as a new anomaly
+    # nor, after a resume, as the agent's usual behaviour.
+    again = [_budget_change(account, f"again-{account}") for account in range(10, 30)]
+    Governor(warehouse, registry, policies, "while-paused").submit(again, NOW + timedelta(hours=1))
+    assert warehouse.execute("select count(*) from governance.escalations").fetchone() == (1,)
+    history = run_history(warehouse, "account_ads_agent", current_run_id="next")
+    assert [run.actions for run in history] == [1] * 6
+
+
+def _enrolment(person: int, trigger: str) -> ProposedAction:
+    return ProposedAction(
+        agent_id="sdr_sequence_agent",
+        action_type="enrol_in_sequence",
+        channel="sales_engagement",
+        person_id=f"p{person}",
+        account_id=f"a{person}",
+        payload={"sequence_id": "evaluation-guide", "send_at_local_hour": 10},
+        reasoning="test",
+        inputs={},
+        inverse={"action_type": "remove_from_sequence"},
+        trigger_key=trigger,
+    )
+
+
+def test_one_ordinary_run_of_five_with_four_denied_does_not_pause_the_agent(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """The reproduction of finding 10: six runs of five enrolments, one of them to an unsubscribed contact
+    each time; then a run of five with four unsubscribed. Before, a denial rate 60 points over the usual
+    paused the SDR agent for everyone; five actions are too few to judge."""
+    warehouse.execute("update marts.dim_person set has_unsubscribed = true where cast(person_id[2:] as integer) >= 30")
+    registry, policies = _graduated(load_agent_registry(REPO_ROOT / "config")), load_policies(REPO_ROOT / "config")
+    allowed, unsubscribed = iter(range(30)), iter(range(30, 40))
+    for run in range(6):
+        people = [next(allowed) for _ in range(4)] + [next(unsubscribed)]
+        records = Governor(warehouse, registry, policies, f"usual-{run}").submit(
+            [_enrolment(person, f"usual-{run}-{person}") for person in people], NOW - timedelta(days=6 - run)
+        )
+        assert [record.outcome for record in records].count("denied") == 1
+
+    people = [next(allowed)] + [next(unsubscribed) for _ in range(4)]
+    records = Governor(warehouse, registry, policies, "bad-afternoon").submit(
+        [_enrolment(person, f"bad-{person}") for person in people], NOW
+    )
+
+    assert [record.outcome for record in records].count("denied") == 4
+    assert not pause_state(warehouse, "sdr_sequence_agent").paused
+    events = {row[0] for row in warehouse.execute("select event from audit.audit_log").fetchall()}
+    assert "anomaly_detected" not in events
+
 
 def test_anomalies_need_a_baseline_and_look_at_every_behaviour() -> None:
-    policy = AnomalyPolicy(min_baseline_runs=3, min_volume=5, min_spend=100)
-    usual = [RunBehaviour(actions=2, spend=100.0, denied=0, channels={"linkedin": 2})] * 3
+    policy = AnomalyPolicy(min_baseline_runs=3)
+    usual = [RunBehaviour(actions=20, spend=1000.0, denied=2, channels={"linkedin": 20})] * 3
+    runaway = RunBehaviour(200, 20_000.0, 160, {"email": 200})
 
-    assert detect_anomalies(RunBehaviour(50, 10_000.0, 50, {"email": 50}), usual[:2], policy) == []
-    assert detect_anomalies(RunBehaviour(2, 100.0, 0, {"linkedin": 2}), usual, policy) == []
-    findings = {f.metric for f in detect_anomalies(RunBehaviour(10, 1000.0, 8, {"email": 10}), usual, policy)}
+    assert detect_anomalies(runaway, usual[:2], policy) == []
+    assert detect_anomalies(RunBehaviour(20, 1000.0, 2, {"linkedin": 20}), usual, policy) == []
+    findings = {f.metric for f in detect_anomalies(runaway, usual, policy)}
     assert findings == {"action_volume", "spend_rate", "denial_rate", "channel_mix"}
