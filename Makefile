@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test lint format ui bench clean
+.PHONY: install run test lint format ui bench clean crash-test
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ format: $(INSTALLED)
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# At least 100 kills of `surgewise run` at random points, then restarts: lost, duplicated, stuck (not in `make test`).
+crash-test: install
+	$(BIN)/python bench/crash_campaign.py --kills 100
 
 ui: install
 	mkdir -p $(DAGSTER_HOME)

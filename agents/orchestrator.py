@@ -21,6 +21,7 @@ from agents.specialists.account_ads import AccountAdsAgent, HandoffBrief
 from agents.specialists.sdr_sequence import SdrSequenceAgent
 from agents.surge import AccountSurge
 from dagster_project.core.check_results import ensure_check_results
+from dagster_project.core.crash_points import crash_point
 from models.config import ModelSettings
 from models.registry import ModelRegistry
 from models.serving import ServedIntent, served_intent_as_of
@@ -119,6 +120,7 @@ def respond_to_surge(
     ).fetchone()
     proposals = specialist.propose(surge, people, intent, send_hours)
     proposals.append(specialist.hand_off(surge, len(people), industry[0] if industry else None, intent))
+    crash_point("proposal")
     response.actions = governor.submit(proposals, now)
     response.actions += follow_handoffs(governor, response.actions, now)
     return response
@@ -136,8 +138,9 @@ def follow_handoffs(governor: Governor, records: list[ActionRecord], now: dateti
         trigger = {"trigger": f"handoff:{action.action_id}", "account_id": action.account_id}
         if _blocked(governor.connection, governor.registry, action.handoff_to, trigger, governor.run_id, now):
             continue
-        brief = HandoffBrief.from_handoff(action)
-        followed += governor.submit(AccountAdsAgent().propose(brief), now)
+        proposals = AccountAdsAgent().propose(HandoffBrief.from_handoff(action))
+        crash_point("proposal")
+        followed += governor.submit(proposals, now)
     return followed
 
 

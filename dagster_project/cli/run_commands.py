@@ -82,8 +82,18 @@ def run_command(
         bool, typer.Option("--live", help="Deliver one simulated batch every --interval seconds for the sensors.")
     ] = False,
     interval: Annotated[float, typer.Option(min=0, help="Seconds between live batches.")] = 5.0,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Do not simulate or build: finish what a crashed run left undone (its runs are failed, its "
+            "surges and approvals answered) on the warehouse as it is.",
+        ),
+    ] = False,
 ) -> None:
-    """Simulate → load → dbt → data checks → surge sensor → governed SDR agent → audit, then summarise."""
+    """Simulate → load → dbt → data checks → surge sensor → governed SDR agent → audit, then summarise.
+
+    Exits 1 if a run failed or a detected surge was not acted on (each is named)."""
     console = make_console()
     if live:
         _run_live(console, seed=seed, accounts=accounts, days=days, start_date=start_date, interval=interval)
@@ -91,7 +101,7 @@ def run_command(
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.run.driver import run_main_job
+    from dagster_project.run.driver import resume_main_job, run_main_job
 
     ensure_dagster_home()
     with (
@@ -111,21 +121,27 @@ def run_command(
         def on_stage(description: str) -> None:
             progress.update(stage, description=description)
 
-        report = run_main_job(
-            defs(),
-            instance,
-            landing_dir=env_path(LANDING_DIR_ENV),
-            ground_truth_dir=env_path(GROUND_TRUTH_DIR_ENV),
-            seed=seed,
-            accounts=accounts,
-            days=days,
-            start_date=date.fromisoformat(start_date),
-            on_stage=on_stage,
-            on_day=lambda day, total: progress.update(days_task, completed=day + 1),
-        )
+        if resume:
+            progress.update(days_task, visible=False)
+            report = resume_main_job(
+                defs(), instance, ground_truth_dir=env_path(GROUND_TRUTH_DIR_ENV), on_stage=on_stage
+            )
+        else:
+            report = run_main_job(
+                defs(),
+                instance,
+                landing_dir=env_path(LANDING_DIR_ENV),
+                ground_truth_dir=env_path(GROUND_TRUTH_DIR_ENV),
+                seed=seed,
+                accounts=accounts,
+                days=days,
+                start_date=date.fromisoformat(start_date),
+                on_stage=on_stage,
+                on_day=lambda day, total: progress.update(days_task, completed=day + 1),
+            )
         progress.update(stage, description="Done", total=1, completed=1)
     _print_report(console, report)
-    if not report.build_succeeded or report.agent_runs_failed or report.training_failed:
+    if not report.acted_on_everything:
         raise typer.Exit(code=1)
 
 
@@ -245,6 +261,15 @@ def _run_live(console: Console, *, seed: int, accounts: int, days: int, start_da
 
 
 def _print_report(console: Console, report: MainRunReport) -> None:
+    if report.build_run_id:
+        _print_build(console, report)
+
+    from dagster_project.run.report import summary_lines
+
+    console.print("\n".join(summary_lines(report)))
+
+
+def _print_build(console: Console, report: MainRunReport) -> None:
     loads = Table("source", "files", "rows loaded", "rows quarantined", title="Connectors → raw (this run)")
     for load in report.warehouse.loads:
         loads.add_row(load.source, str(load.files), f"{load.rows_loaded:,}", f"{load.rows_quarantined:,}")
@@ -252,13 +277,10 @@ def _print_report(console: Console, report: MainRunReport) -> None:
         loads.add_row("(no new landing files)", "0", "0", "0")
     console.print(loads)
     for source_file, line, field, reason in report.warehouse.quarantine_examples:
-        console.print(f"  quarantined {source_file} line {line}, field {field}: {reason}", highlight=False)
-
-    steps = Table("step", "seconds", title=f"Build run {report.build_run_id[:8]}")
+        console.print(
+            f"  quarantined {source_file} line {line}, field {field}: {reason}", highlight=False, markup=False
+        )
+    steps = Table("step", "seconds", title=f"Build run {(report.build_run_id or '')[:8]}")
     for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):
         steps.add_row(step, f"{seconds:.1f}")
     console.print(steps)
-
-    from dagster_project.run.report import summary_lines
-
-    console.print("\n".join(summary_lines(report)))

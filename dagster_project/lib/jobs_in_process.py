@@ -1,5 +1,6 @@
 """Running jobs and sensors in this process, as the Dagster daemon would: `surgewise run`, the quarantine
 replay and `surgewise forget` rebuild without a daemon, and still leave their runs in the instance for the UI.
+Each run carries the identity of this process, so a run left unfinished by a crash can be told from a live one.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+
+from dagster_project.lib.run_recovery import PROCESS_TAG, current_process
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 """The CLI says what happened; Dagster's step-by-step log stays in the run (and the UI)."""
@@ -30,9 +33,13 @@ def run_job_in_process(
     run_config: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
 ) -> JobRun:
-    """Run one job here with the console kept quiet; a failure is reported (with its steps), never raised."""
+    """Run one job here with the console kept quiet, tagged with this process; a failure is reported (with its
+    steps), never raised."""
     result = defs.resolve_job_def(job_name).execute_in_process(
-        run_config={**(run_config or {}), **QUIET_CONSOLE}, instance=instance, tags=tags, raise_on_error=False
+        run_config={**(run_config or {}), **QUIET_CONSOLE},
+        instance=instance,
+        tags={**(tags or {}), PROCESS_TAG: current_process()},
+        raise_on_error=False,
     )
     failed = sorted(event.step_key for event in result.all_events if event.is_step_failure and event.step_key)
     return JobRun(run_id=result.run_id, succeeded=result.success, failed_steps=failed)

@@ -2,7 +2,8 @@
 
 DuckDB lets one process write the file at a time. A sensor that opened it while a run's dbt step starts
 could make that step fail, so sensors skip while any run is starting or running, wait only briefly for the
-lock, and treat a warehouse that is not built yet as "nothing to do" rather than an error.
+lock, and treat a warehouse that is not built yet as "nothing to do" rather than an error. A run whose
+process died is not running: it is failed first, or one crash would stop every sensor for good.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import duckdb
 
 from dagster_project.core.warehouse import WarehouseBusyError
 from dagster_project.lib.resources import DuckDBWarehouse
+from dagster_project.lib.run_recovery import fail_dead_runs
 
 SENSOR_LOCK_TIMEOUT_SECONDS = 5.0
 
@@ -22,7 +24,10 @@ T = TypeVar("T")
 
 
 def run_writing_warehouse(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    """A skip reason while any run is starting or running (it may be writing the warehouse)."""
+    """A skip reason while any run is starting or running (it may be writing the warehouse), once the runs a
+    dead process left behind are failed."""
+    for run_id in fail_dead_runs(context.instance):
+        context.log.warning(f"failed run {run_id}: its process exited without finishing it")
     writing = context.instance.get_run_records(
         dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1
     )

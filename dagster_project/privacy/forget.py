@@ -35,6 +35,7 @@ import dagster as dg
 import duckdb
 
 from agents.governance import audit, audit_schema, audit_subjects
+from agents.governance.audit_anchors import anchor_head
 from agents.governance.schema import LOCKS_TABLE
 from agents.governance.store import person_lock_resource
 from dagster_project.core.clock import utc_now
@@ -152,6 +153,7 @@ def forget_person(
             report.tombstone_entry_id = _append_tombstone(connection, person, values, reason, now, report)
             if person.person_id:
                 audit_subjects.forget_subject(connection, person.person_id)
+        anchor_head(connection, now)
 
     if outbox_dir is not None:
         report.outbox_lines = {name: lines for name, (lines, _) in scrub_landing(outbox_dir, person, values).items()}

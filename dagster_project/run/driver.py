@@ -1,10 +1,12 @@
 """The main job end to end, as `surgewise run` does it and as a sensor-driven deployment would.
 
-Simulate a market into the landing zone, run `surgewise_build_job` (connectors → dbt → data checks →
-scoring), evaluate the `intent_model_retraining` sensor and run the training job it asks for (train,
-promote, re-score), evaluate the `account_intent_surge` sensor, run the agent job for each run request
-whose run key has not run before, execute what reviewers approved, and report what happened from the
-warehouse and the Dagster instance (`dagster_project.run.report`).
+Fail the runs a crashed run left unfinished, simulate a market into the landing zone, run
+`surgewise_build_job` (connectors → dbt → data checks → scoring), evaluate the `intent_model_retraining`
+sensor and run the training job it asks for (train, promote, re-score), evaluate the `account_intent_surge`
+sensor, run the agent job for each run request whose run key has not run before (a surge whose run failed
+gets a new key), execute what reviewers approved, and report what happened from the warehouse and the
+Dagster instance (`dagster_project.run.report`). `resume_main_job` does the same without simulating or
+building, to finish what a crash interrupted.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from dagster_project.lib.names import (
     SURGE_SENSOR,
     TRAINING_JOB,
 )
-from dagster_project.run.report import MODEL_NAMES, MainRunReport, model_status, summarise_warehouse
+from dagster_project.lib.run_recovery import fail_dead_runs
+from dagster_project.run.report import (
+    MODEL_NAMES,
+    MainRunReport,
+    model_status,
+    summarise_warehouse,
+    surges_not_acted_on,
+)
 from dagster_project.simulator import SimulationSummary, simulate
 from dagster_project.simulator.evaluation import load_buying_windows, score_surges
 from models.registry import ModelRegistry
@@ -79,6 +88,11 @@ def run_approved_actions(defs: dg.Definitions, instance: dg.DagsterInstance) -> 
     return [run.run_id for run in run_sensor_once(defs, instance, APPROVALS_SENSOR, APPROVALS_JOB).runs]
 
 
+def _fail_dead_runs(instance: dg.DagsterInstance, on_stage: Callable[[str], None]) -> list[str]:
+    on_stage("Failing runs a crashed process left unfinished")
+    return fail_dead_runs(instance)
+
+
 def run_main_job(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -92,6 +106,7 @@ def run_main_job(
     on_stage: Callable[[str], None] = lambda stage: None,
     on_day: Callable[[int, int], None] | None = None,
 ) -> MainRunReport:
+    stale = _fail_dead_runs(instance, on_stage)
     on_stage("Simulating the market into the landing zone")
     simulation = simulate(
         landing_dir, ground_truth_dir, seed=seed, accounts=accounts, days=days, start_date=start_date, on_day=on_day
@@ -100,7 +115,22 @@ def run_main_job(
     build = run_job_in_process(defs, instance, BUILD_JOB)
     sensors = _run_sensors(defs, instance, on_stage)
     on_stage("Summarising")
-    return _report(instance, simulation, build, sensors, ground_truth_dir)
+    return _report(instance, simulation, build, sensors, ground_truth_dir, stale)
+
+
+def resume_main_job(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    ground_truth_dir: Path,
+    on_stage: Callable[[str], None] = lambda stage: None,
+) -> MainRunReport:
+    """The main run's sensors on the warehouse as it is, after failing what a crash left unfinished: the
+    surges and approvals a killed run did not finish are answered, nothing is simulated or built."""
+    stale = _fail_dead_runs(instance, on_stage)
+    sensors = _run_sensors(defs, instance, on_stage)
+    on_stage("Summarising")
+    return _report(instance, None, None, sensors, ground_truth_dir, stale)
 
 
 @dataclass(frozen=True)
@@ -109,7 +139,7 @@ class SensorRound:
 
     training: SensorRuns
     agents: SensorRuns
-    approval_run_ids: list[str]
+    approvals: SensorRuns
 
 
 def _run_sensors(defs: dg.Definitions, instance: dg.DagsterInstance, on_stage: Callable[[str], None]) -> SensorRound:
@@ -130,23 +160,24 @@ def _run_sensors(defs: dg.Definitions, instance: dg.DagsterInstance, on_stage: C
         on_request=lambda index, total: on_stage(f"Running the SDR agent for surge {index} of {total}"),
     )
     on_stage("Evaluating the approved_actions sensor")
-    return SensorRound(training, agents, run_approved_actions(defs, instance))
+    return SensorRound(training, agents, run_sensor_once(defs, instance, APPROVALS_SENSOR, APPROVALS_JOB))
 
 
 def _report(
     instance: dg.DagsterInstance,
-    simulation: SimulationSummary,
-    build: JobRun,
+    simulation: SimulationSummary | None,
+    build: JobRun | None,
     sensors: SensorRound,
     ground_truth_dir: Path,
+    stale_runs_failed: list[str],
 ) -> MainRunReport:
-    training, agents, approval_run_ids = sensors.training, sensors.agents, sensors.approval_run_ids
-    agent_run_ids = [run.run_id for run in agents.runs] + approval_run_ids
+    training, agents, approvals = sensors.training, sensors.agents, sensors.approvals
+    agent_run_ids = [run.run_id for run in agents.runs + approvals.runs]
     rule = load_surge_rules(env_path(CONFIG_DIR_ENV)).account_intent_surge
     with open_warehouse(env_path(DUCKDB_PATH_ENV)) as connection:
         warehouse = summarise_warehouse(
             connection,
-            build_run_id=build.run_id,
+            build_run_id=build.run_id if build else None,
             agent_run_ids=agent_run_ids,
             rule=rule,
             registry=load_agent_registry(env_path(CONFIG_DIR_ENV)),
@@ -154,10 +185,10 @@ def _report(
     registry = ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV))
     return MainRunReport(
         simulation=simulation,
-        build_run_id=build.run_id,
-        build_succeeded=build.succeeded,
-        failed_steps=build.failed_steps,
-        step_seconds=step_seconds(instance, build.run_id),
+        build_run_id=build.run_id if build else None,
+        build_succeeded=build.succeeded if build else True,
+        failed_steps=build.failed_steps if build else [],
+        step_seconds=step_seconds(instance, build.run_id) if build else {},
         warehouse=warehouse,
         surge_accuracy=score_surges(warehouse.surges, load_buying_windows(ground_truth_dir), rule.account_tiers),
         agent_runs_started=len(agent_run_ids),
@@ -165,6 +196,9 @@ def _report(
         agent_runs_failed=agents.failed,
         training_runs=len(training.runs),
         training_failed=training.failed,
-        approval_runs=len(approval_run_ids),
+        approval_runs=len(approvals.runs),
+        approval_runs_failed=approvals.failed,
         models=[model_status(registry, name) for name in MODEL_NAMES],
+        stale_runs_failed=stale_runs_failed,
+        surges_not_acted_on=surges_not_acted_on(instance, warehouse.surges),
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import dagster as dg
 import duckdb
+from rich.markup import escape
 
 from agents.config import AccountSurgeRule, AgentRegistry
 from agents.governance.audit import AuditEvent, ensure_audit_log
@@ -16,6 +18,7 @@ from agents.surge import AccountSurge, detect_account_surges
 from dagster_project.connectors.loader import LOADED_FILES_TABLE, QUARANTINE_TABLE
 from dagster_project.core.check_results import CHECK_RESULTS_TABLE, ensure_check_results
 from dagster_project.core.clock import utc_now
+from dagster_project.lib.run_recovery import SURGE_TAG, TRIGGER_KEY_TAG
 from dagster_project.simulator import SimulationSummary
 from dagster_project.simulator.evaluation import SurgeAccuracy
 from models.registry import ModelRegistry
@@ -65,11 +68,21 @@ class WarehouseSummary:
     agents: list[AgentOverview]
 
 
+@dataclass(frozen=True)
+class SurgeNotActedOn:
+    """A detected surge no successful agent run answered, and why."""
+
+    surge: AccountSurge
+    reason: str
+
+
 @dataclass
 class MainRunReport:
-    simulation: SimulationSummary
-    build_run_id: str
+    simulation: SimulationSummary | None
+    """None when the run resumed without simulating or building (`surgewise run --resume`)."""
+    build_run_id: str | None
     build_succeeded: bool
+    """False only when this run's build failed."""
     failed_steps: list[str]
     step_seconds: dict[str, float]
     warehouse: WarehouseSummary
@@ -80,7 +93,20 @@ class MainRunReport:
     training_runs: int = 0
     training_failed: int = 0
     approval_runs: int = 0
+    approval_runs_failed: int = 0
     models: list[ModelStatus] = field(default_factory=list)
+    stale_runs_failed: list[str] = field(default_factory=list)
+    """Runs a dead process had left unfinished, failed at start-up so their triggers run again."""
+    surges_not_acted_on: list[SurgeNotActedOn] = field(default_factory=list)
+
+    @property
+    def acted_on_everything(self) -> bool:
+        """Whether every run succeeded and every detected surge was answered by an agent allowed to act."""
+        return (
+            self.build_succeeded
+            and not (self.agent_runs_failed or self.training_failed or self.approval_runs_failed)
+            and not self.surges_not_acted_on
+        )
 
 
 def _tally(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -92,7 +118,7 @@ def _tally(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 def _build_loads(
-    connection: duckdb.DuckDBPyConnection, build_run_id: str
+    connection: duckdb.DuckDBPyConnection, build_run_id: str | None
 ) -> tuple[list[SourceLoad], list[tuple[str, int, str, str]]]:
     """What the build loaded per source, and a few of the rows it quarantined."""
     loads = [
@@ -142,12 +168,13 @@ def _lead_counts(connection: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 def summarise_warehouse(
     connection: duckdb.DuckDBPyConnection,
     *,
-    build_run_id: str,
+    build_run_id: str | None,
     agent_run_ids: list[str],
     rule: AccountSurgeRule,
     registry: AgentRegistry,
 ) -> WarehouseSummary:
-    """Read back what one main run did: the build's loads and checks, and the agent runs' audit entries."""
+    """Read back what one main run did: the build's loads and checks (none without a build), and the agent
+    runs' audit entries."""
     ensure_audit_log(connection)
     ensure_check_results(connection)
     loads, quarantine_examples = _build_loads(connection, build_run_id)
@@ -186,6 +213,27 @@ def summarise_warehouse(
     )
 
 
+def surges_not_acted_on(instance: dg.DagsterInstance, surges: list[AccountSurge]) -> list[SurgeNotActedOn]:
+    """The surges no successful agent run answered with the agent allowed to act: their runs failed or were
+    killed, a failing data check blocked the agent, or no run started."""
+    missed: list[SurgeNotActedOn] = []
+    for surge in surges:
+        records = instance.get_run_records(dg.RunsFilter(tags={SURGE_TAG: surge.run_key}))
+        runs = [record.dagster_run for record in records]
+        succeeded = [run for run in runs if run.status == dg.DagsterRunStatus.SUCCESS]
+        if any(run.tags.get(TRIGGER_KEY_TAG) == surge.run_key for run in succeeded):
+            continue
+        if succeeded:
+            reason = "blocked by a failing data check"
+        elif runs:
+            statuses = ", ".join(sorted({run.status.value for run in runs}))
+            reason = f"{len(runs)} agent run(s), none succeeded ({statuses})"
+        else:
+            reason = "no agent run started"
+        missed.append(SurgeNotActedOn(surge, reason))
+    return missed
+
+
 def model_status(registry: ModelRegistry, name: str) -> ModelStatus:
     last_decision = registry.last_attempt(name) or "never trained"
     champion = registry.champion_version(name)
@@ -214,6 +262,11 @@ def summary_lines(report: MainRunReport) -> list[str]:
     outcomes = summary.actions_by_outcome
     verdicts = summary.actions_by_verdict
     lines = [
+        *(
+            [f"Stale runs failed (their process had died): {', '.join(run[:8] for run in report.stale_runs_failed)}"]
+            if report.stale_runs_failed
+            else []
+        ),
         f"Events loaded: {sum(load.rows_loaded for load in summary.loads):,}; "
         f"quarantined: {sum(load.rows_quarantined for load in summary.loads):,} (see raw.quarantine)",
         f"Profiled: {summary.people:,} people, {summary.accounts:,} accounts, {summary.clean_signals:,} clean signals",
@@ -223,13 +276,14 @@ def summary_lines(report: MainRunReport) -> list[str]:
                 f"{name} {'passed' if passed else 'FAILED (agents will not act)'}"
                 for name, passed in sorted(summary.checks.items())
             )
-            or "none ran (agents will not act)"
+            or ("none ran (agents will not act)" if report.build_run_id else "not run (resumed without a build)")
         ),
         f"Surges detected: {accuracy.surges} ({accuracy.surges_in_true_window} in a true buying window, "
         f"precision {accuracy.precision:.0%}; {accuracy.windows_detected} of {accuracy.windows} tier-1 buying "
         f"windows found, recall {accuracy.recall:.0%})",
         f"Agent runs: {report.agent_runs_started} started, {report.agent_runs_already_done} already done "
-        f"(run key), {report.agent_runs_failed} failed, {summary.runs_blocked} blocked by data checks",
+        f"(run key), {report.agent_runs_failed} failed, {summary.runs_blocked} blocked by data checks; "
+        f"approval runs: {report.approval_runs} ({report.approval_runs_failed} failed)",
         f"Actions: {summary.actions_proposed} proposed; decided: "
         + (", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())) or "none")
         + "; outcomes: "
@@ -254,4 +308,9 @@ def summary_lines(report: MainRunReport) -> list[str]:
         lines.append("Review the queue: surgewise approvals list (approve or reject with a comment)")
     if not report.build_succeeded:
         lines.append(f"[red]Build failed in: {', '.join(report.failed_steps) or 'unknown step'}[/red]")
+    for missed in report.surges_not_acted_on:
+        lines.append(
+            f"[red]Surge not acted on[/red]: {escape(missed.surge.account_name)} ({escape(missed.surge.run_key)}): "
+            f"{missed.reason}"
+        )
     return lines

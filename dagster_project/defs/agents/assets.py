@@ -7,6 +7,7 @@ import dagster as dg
 from agents.orchestrator import execute_approved_actions, respond_to_surge
 from agents.surge import detect_account_surges
 from dagster_project.core.clock import utc_now
+from dagster_project.core.crash_points import crash_point
 from dagster_project.lib.resources import DuckDBWarehouse, ModelStore, SurgewiseConfig
 
 
@@ -56,6 +57,7 @@ def sdr_sequence_enrolments(
                 f"no account intent surge for {config.account_id} detected on {config.detected_on} in the "
                 "current marts; the data changed since the sensor fired"
             )
+        crash_point("signal")
         response = respond_to_surge(
             connection,
             surge,

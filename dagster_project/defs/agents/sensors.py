@@ -11,6 +11,7 @@ from dagster_project.defs.agents.assets import sdr_sequence_enrolments
 from dagster_project.defs.agents.jobs import account_surge_agent_job
 from dagster_project.lib.names import SURGE_SENSOR
 from dagster_project.lib.resources import DuckDBWarehouse, SurgewiseConfig
+from dagster_project.lib.run_recovery import SURGE_TAG, TRIGGER_KEY_TAG, attempt_run_key
 from dagster_project.lib.sensor_guard import read_warehouse, run_writing_warehouse
 
 
@@ -21,7 +22,8 @@ from dagster_project.lib.sensor_guard import read_warehouse, run_writing_warehou
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Fires the SDR agent for every account intent surge (thresholds in config/surge_rules.yaml); "
-        "the run key dedupes per account and surge window."
+        "the run key dedupes per account and surge window, and changes after a failed run so the surge is "
+        "answered again."
     ),
 )
 def account_intent_surge(
@@ -47,22 +49,25 @@ def account_intent_surge(
     # While a gate fails the agent still runs (and logs why it did not act) under a key tied to that
     # failure, so the surge's own key stays free for the run that acts once the data is fixed.
     blocked_suffix = f":blocked:{hashlib.sha256('|'.join(gates).encode()).hexdigest()[:12]}" if gates else ""
-    return dg.SensorResult(
-        run_requests=[
+    requests = []
+    for surge in surges:
+        trigger_key = surge.run_key + blocked_suffix
+        requests.append(
             dg.RunRequest(
-                run_key=surge.run_key + blocked_suffix,
+                run_key=attempt_run_key(context.instance, trigger_key),
                 run_config=dg.RunConfig(
                     ops={
                         sdr_sequence_enrolments.op.name: {
-                            "config": {
-                                "account_id": surge.account_id,
-                                "detected_on": surge.detected_on.isoformat(),
-                            }
+                            "config": {"account_id": surge.account_id, "detected_on": surge.detected_on.isoformat()}
                         }
                     }
                 ),
-                tags={"surgewise/account_id": surge.account_id, "surgewise/trigger": "account_intent_surge"},
+                tags={
+                    "surgewise/account_id": surge.account_id,
+                    "surgewise/trigger": "account_intent_surge",
+                    SURGE_TAG: surge.run_key,
+                    TRIGGER_KEY_TAG: trigger_key,
+                },
             )
-            for surge in surges
-        ]
-    )
+        )
+    return dg.SensorResult(run_requests=requests)

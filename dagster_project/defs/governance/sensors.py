@@ -9,7 +9,8 @@ from dagster_project.core.clock import utc_now
 from dagster_project.defs.governance.jobs import approved_actions_job
 from dagster_project.lib.names import APPROVALS_SENSOR
 from dagster_project.lib.resources import DuckDBWarehouse
-from dagster_project.lib.sensor_guard import read_warehouse
+from dagster_project.lib.run_recovery import TRIGGER_KEY_TAG, attempt_run_key
+from dagster_project.lib.sensor_guard import read_warehouse, run_writing_warehouse
 
 
 @dg.sensor(
@@ -19,10 +20,12 @@ from dagster_project.lib.sensor_guard import read_warehouse
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Executes actions a reviewer approved (after re-checking every rule) and expires approval requests "
-        "nobody decided in time; rejected and expired actions never run."
+        "nobody decided in time; rejected and expired actions never run. A due set whose run failed is run again."
     ),
 )
 def approved_actions(context: dg.SensorEvaluationContext, warehouse: DuckDBWarehouse) -> dg.RunRequest | dg.SkipReason:
+    if writing := run_writing_warehouse(context):
+        return writing
     now = utc_now()
     due = read_warehouse(
         warehouse,
@@ -41,7 +44,8 @@ def approved_actions(context: dg.SensorEvaluationContext, warehouse: DuckDBWareh
     if not due:
         return dg.SkipReason("nothing approved or overdue")
     digest = hashlib.sha256("|".join(f"{action_id}:{status}" for action_id, status in due).encode()).hexdigest()
+    trigger_key = f"approved_actions:{digest[:16]}"
     return dg.RunRequest(
-        run_key=f"approved_actions:{digest[:16]}",
-        tags={"surgewise/trigger": "approved_actions", "surgewise/due": str(len(due))},
+        run_key=attempt_run_key(context.instance, trigger_key),
+        tags={"surgewise/trigger": "approved_actions", "surgewise/due": str(len(due)), TRIGGER_KEY_TAG: trigger_key},
     )

@@ -2,7 +2,8 @@
 
 The cursor remembers every landing file by size and modification time, so each file triggers once,
 and a file fixed in place (a quarantine replay) triggers again. Files that arrive together between two
-ticks run together in one build: the loader picks up everything new in one pass anyway.
+ticks run together in one build: the loader picks up everything new in one pass anyway. A build whose
+process died is failed first, so a crash does not hold back every later batch.
 """
 
 import hashlib
@@ -15,6 +16,7 @@ from dagster_project.connectors.sources import SOURCES
 from dagster_project.defs.ingest.jobs import surgewise_build_job
 from dagster_project.lib.names import LANDING_SENSOR
 from dagster_project.lib.resources import LandingZone
+from dagster_project.lib.run_recovery import fail_dead_runs
 
 
 def landing_file_versions(root: Path) -> dict[str, str]:
@@ -25,7 +27,7 @@ def landing_file_versions(root: Path) -> dict[str, str]:
         if not folder.is_dir():
             continue
         for path in folder.glob(f"*.{spec.format.value}"):
-            stat = path.stat()
+            stat = path.lstat()  # a link is seen as itself (the loader refuses it), never followed
             versions[path.relative_to(root).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return versions
 
@@ -38,6 +40,8 @@ def landing_file_versions(root: Path) -> dict[str, str]:
     description="Starts surgewise_build_job when connectors drop new (or fixed) files in the landing zone.",
 )
 def landing_zone_batches(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
+    for run_id in fail_dead_runs(context.instance):
+        context.log.warning(f"failed run {run_id}: its process exited without finishing it")
     in_flight = context.instance.get_run_records(
         dg.RunsFilter(
             job_name=surgewise_build_job.name,

@@ -1,12 +1,15 @@
-"""The landing-zone sensor's cursor: each file once, new and fixed files picked up."""
+"""The landing-zone sensor's cursor: each file once, new and fixed files picked up; a killed build does not
+hold back the next batch."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
 from dagster_project.lib.names import BUILD_JOB, LANDING_SENSOR
+from tests.crash import kill, start_run_elsewhere
 from tests.environment import SurgewiseEnv
 from tests.scenario import write_jsonl, write_scenario
 
@@ -50,3 +53,19 @@ def test_each_landing_file_triggers_once_and_new_or_fixed_files_trigger_again(
     third = _tick(definitions, instance, second.cursor)
     (request,) = third.run_requests
     assert request.tags["surgewise/files"] == "1"
+
+
+def test_a_build_killed_mid_run_does_not_hold_back_the_next_batch(
+    surgewise_env: SurgewiseEnv, definitions: dg.Definitions, tmp_path: Path
+) -> None:
+    dagster_dir = tmp_path / "dagster"
+    dagster_dir.mkdir()
+    build = start_run_elsewhere(dagster_dir, BUILD_JOB)
+    kill(build)
+    instance = dg.DagsterInstance.local_temp(str(dagster_dir))
+    write_scenario(surgewise_env.landing_dir)
+
+    (request,) = _tick(definitions, instance, None).run_requests
+
+    assert request.tags["surgewise/batches"] == "batch_20261001"
+    assert instance.get_run_by_id(build.run_id).status == dg.DagsterRunStatus.FAILURE

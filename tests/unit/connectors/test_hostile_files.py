@@ -270,3 +270,17 @@ def test_one_hostile_file_does_not_stop_the_next(connection, landing: Path) -> N
     result = load_source(connection, WEB, landing, batch_id="run-1")
 
     assert (result.files_loaded, result.rows_loaded, result.rows_quarantined) == (2, 1, 2)
+
+
+def test_the_landing_sensor_sees_a_dangling_link_as_itself_and_never_follows_it(tmp_path: Path) -> None:
+    from dagster_project.defs.ingest.sensors import landing_file_versions
+
+    spec = SOURCES_BY_NAME["web_events"]
+    folder = tmp_path / "landing" / spec.name
+    folder.mkdir(parents=True)
+    link = folder / f"batch_link.{spec.format.value}"
+    link.symlink_to(tmp_path / "gone")
+
+    versions = landing_file_versions(tmp_path / "landing")
+
+    assert list(versions) == [link.relative_to(tmp_path / "landing").as_posix()]
