@@ -66,8 +66,8 @@ def surgewise_environment(data_dir: Path, config_dir: Path = REPO_ROOT / "config
         patch.setenv(GROUND_TRUTH_DIR_ENV, str(env.ground_truth_dir))
         patch.setenv(CONFIG_DIR_ENV, str(env.config_dir))
         patch.setenv(MODEL_REGISTRY_DIR_ENV, str(env.model_registry_dir))
-        patch.setenv(KEYS_DIR_ENV, str(env.keys_dir))
-        patch.setenv(AUDIT_ANCHOR_DIR_ENV, str(env.audit_anchor_dir))
+        patch.delenv(KEYS_DIR_ENV, raising=False)
+        patch.delenv(AUDIT_ANCHOR_DIR_ENV, raising=False)
         patch.setenv(REVIEWER_KEYS_DIR_ENV, str(env.reviewer_keys_dir))
         apply_environment_defaults()
         yield env

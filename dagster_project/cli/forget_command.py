@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,6 +148,7 @@ def forget(
             console.status("Erasing, rebuilding the marts, verifying"),
             quiet_build() as log,
         ):
+            anchor_dirs = [Path(os.environ[AUDIT_ANCHOR_DIR_ENV])] if os.environ.get(AUDIT_ANCHOR_DIR_ENV) else []
             report = forget_person(
                 defs(),
                 instance,
@@ -156,7 +158,7 @@ def forget(
                 reason=reason,
                 model_registry=ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)),
                 outbox_dir=None if keep_landing else data_dir / OUTBOX_DIR_NAME,
-                scan_dirs=(data_dir, env_path(AUDIT_ANCHOR_DIR_ENV)),
+                scan_dirs=(data_dir, *anchor_dirs),
                 lock_timeout_seconds=lock_timeout,
             )
     except UnknownPersonError as error:

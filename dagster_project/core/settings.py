@@ -24,9 +24,11 @@ DUCKDB_THREADS_ENV = "SURGEWISE_DUCKDB_THREADS"
 """Threads per DuckDB connection; unset, DuckDB uses every core (set to 1 where several runs share a machine)."""
 DBT_TARGET_ENV = "SURGEWISE_DBT_TARGET"
 KEYS_DIR_ENV = "SURGEWISE_KEYS_DIR"
-"""Secrets the warehouse must never hold: the audit log's HMAC key and the anchor signing key."""
+"""Secrets the warehouse must never hold: the audit log's HMAC key and the anchor signing key. Unset, `keys/`
+beside the warehouse file (so every warehouse, a test's included, has its own)."""
 AUDIT_ANCHOR_DIR_ENV = "SURGEWISE_AUDIT_ANCHOR_DIR"
-"""Signed checkpoints of the audit log's head, written outside the database."""
+"""Signed checkpoints of the audit log's head, written outside the database. Unset, `audit_anchors/` beside the
+warehouse file."""
 AUDIT_ANCHOR_WEBHOOK_ENV = "SURGEWISE_AUDIT_ANCHOR_WEBHOOK_URL"
 """Where each new audit checkpoint is also POSTed as JSON, if set."""
 REVIEWER_KEYS_DIR_ENV = "SURGEWISE_REVIEWER_KEYS_DIR"
@@ -46,8 +48,6 @@ def apply_environment_defaults() -> None:
     os.environ.setdefault(GROUND_TRUTH_DIR_ENV, str(data_dir / "ground_truth"))
     os.environ.setdefault(CONFIG_DIR_ENV, str(REPO_ROOT / "config"))
     os.environ.setdefault(MODEL_REGISTRY_DIR_ENV, str(data_dir / "model_registry"))
-    os.environ.setdefault(KEYS_DIR_ENV, str(data_dir / "keys"))
-    os.environ.setdefault(AUDIT_ANCHOR_DIR_ENV, str(data_dir / "audit_anchors"))
     os.environ.setdefault(REVIEWER_KEYS_DIR_ENV, str(Path.home() / ".config" / "surgewise" / "reviewer_keys"))
     # No network on these machines: dbt, Dagster and Great Expectations must not phone home.
     os.environ.setdefault("DO_NOT_TRACK", "1")
