@@ -227,6 +227,16 @@ class QuietHours(StrictModel):
     start_hour: int = Field(ge=0, le=23)
     end_hour: int = Field(ge=0, le=23)
     channels: tuple[str, ...] = Field(min_length=1)
+    default_send_hour: int = Field(default=10, ge=0, le=23)
+    """The governor's schedule for a contact the send-time model has no hour for (on their own clock)."""
+
+    @model_validator(mode="after")
+    def _a_real_window(self) -> QuietHours:
+        if self.start_hour == self.end_hour:
+            raise ValueError("start_hour equals end_hour: an empty quiet window would let anything land at any hour")
+        if self.contains(self.default_send_hour):
+            raise ValueError(f"default_send_hour {self.default_send_hour} is inside the quiet hours")
+        return self
 
     def contains(self, local_hour: int) -> bool:
         if self.start_hour <= self.end_hour:

@@ -10,6 +10,7 @@ import duckdb
 
 from agents.surge import AccountSurge
 from dagster_project.core.warehouse import table_exists
+from models.serving import SEND_TIMES_TABLE
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ def engaged_people(
 
 def recommended_send_hours(connection: duckdb.DuckDBPyConnection, person_ids: list[str]) -> dict[str, int]:
     """Each person's recommended local send hour from the send-time model, where there is one."""
-    if not table_exists(connection, "ml.send_time_recommendations"):
+    if not table_exists(connection, SEND_TIMES_TABLE):
         return {}
     return dict(
         connection.execute(
-            "select person_id, recommended_local_hour from ml.send_time_recommendations "
+            f"select person_id, recommended_local_hour from {SEND_TIMES_TABLE} "
             "where person_id in (select unnest($person_ids))",
             {"person_ids": person_ids},
         ).fetchall()

@@ -24,6 +24,8 @@ from agents.governance.policy import (
 )
 from agents.governance.schema import ACTIONS_TABLE, BUDGET_LEDGER_TABLE, CONTROLS_TABLE, GLOBAL_CONTROL, TOUCHED
 from dagster_project.core.suppression import is_suppressed
+from dagster_project.core.warehouse import table_exists
+from models.serving import SEND_TIMES_TABLE
 
 
 def budget_usage(
@@ -106,7 +108,19 @@ def contact_facts(
         actions_on_channel=_touches(connection, action.person_id, now, cap.window_days, action.channel) if cap else 0,
         actions_across_channels=_touches(connection, action.person_id, now, across.window_days) if across else 0,
         prior_outreach=_touches(connection, action.person_id, now, None),
+        recommended_send_hour=_recommended_send_hour(connection, action.person_id),
     )
+
+
+def _recommended_send_hour(connection: duckdb.DuckDBPyConnection, person_id: str | None) -> int | None:
+    """The send-time model's hour for the person, as the governor's own schedule; None without one."""
+    if person_id is None or not table_exists(connection, SEND_TIMES_TABLE):
+        return None
+    row = connection.execute(
+        f"select recommended_local_hour from {SEND_TIMES_TABLE} where person_id = ?", [person_id]
+    ).fetchone()
+    hour = row[0] if row else None
+    return int(hour) if isinstance(hour, int) and 0 <= hour <= 23 else None
 
 
 def _touches(

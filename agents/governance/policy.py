@@ -78,6 +78,8 @@ class ContactFacts:
     """Executed contact actions on any channel within the cross-channel window."""
     prior_outreach: int = 0
     """Executed contact actions ever, so a first outreach can be told apart."""
+    recommended_send_hour: int | None = None
+    """The send-time model's hour for the contact (their own clock), read by the governor itself."""
 
 
 @dataclass(frozen=True)
@@ -347,14 +349,40 @@ def local_hour(now: datetime, timezone: str | None) -> int | None:
     return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).hour
 
 
+SEND_HOUR_FIELD = "send_at_local_hour"
+
+
 def _quiet_hours(action: ProposedAction, contact: ContactFacts, now: datetime, policies: PolicySet) -> RuleResult:
-    """Judged on the governor's clock: the action lands when it executes, at `now` on the contact's own clock.
-    The agent's `send_at_local_hour` is its wish, not a schedule any adapter keeps, so it is never trusted."""
+    """Judged on the governor's own schedule, never on the agent's word. An action that schedules its first send
+    (`send_at_local_hour`) must name the governor's hour for the contact: the send-time model's, read from the
+    warehouse, else the policy's default; any other hour is denied. An action that lands when it executes is
+    judged at `now` on the contact's own clock."""
     quiet = policies.quiet_hours
     if quiet is None or action.channel not in quiet.channels:
         return RuleResult("quiet_hours", Verdict.ALLOWED, "no quiet hours on this channel")
-    hour = local_hour(now, contact.timezone)
     window = f"{quiet.start_hour:02d}:00-{quiet.end_hour:02d}:00"
+    if SEND_HOUR_FIELD in action.payload:
+        scheduled = contact.recommended_send_hour
+        source = "the send-time model's hour" if scheduled is not None else "the default send hour"
+        scheduled = quiet.default_send_hour if scheduled is None else scheduled
+        claimed = action.payload[SEND_HOUR_FIELD]
+        if type(claimed) is not int or claimed != scheduled:
+            return RuleResult(
+                "quiet_hours",
+                Verdict.DENIED,
+                f"the agent scheduled {claimed!r}, but the governor's schedule for this contact is "
+                f"{scheduled:02d}:00 ({source})",
+            )
+        if quiet.contains(scheduled):
+            return RuleResult(
+                "quiet_hours", Verdict.DENIED, f"scheduled for {scheduled:02d}:00 contact time, inside {window}"
+            )
+        return RuleResult(
+            "quiet_hours",
+            Verdict.ALLOWED,
+            f"scheduled for {scheduled:02d}:00 contact time ({source}), outside {window}",
+        )
+    hour = local_hour(now, contact.timezone)
     if hour is None:
         return RuleResult("quiet_hours", Verdict.DENIED, "contact's time zone is unknown, quiet hours cannot be kept")
     if quiet.contains(hour):

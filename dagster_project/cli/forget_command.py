@@ -16,6 +16,7 @@ from dagster_project.cli.explain_commands import identity_table
 from dagster_project.core.settings import (
     AUDIT_ANCHOR_DIR_ENV,
     DATA_DIR_ENV,
+    GROUND_TRUTH_DIR_ENV,
     LANDING_DIR_ENV,
     MODEL_REGISTRY_DIR_ENV,
     env_path,
@@ -159,6 +160,8 @@ def forget(
                 model_registry=ModelRegistry(env_path(MODEL_REGISTRY_DIR_ENV)),
                 outbox_dir=None if keep_landing else data_dir / OUTBOX_DIR_NAME,
                 scan_dirs=(data_dir, *anchor_dirs),
+                # The simulator's answer key about its simulated people, which it never gives the platform.
+                unscanned_dirs=(env_path(GROUND_TRUTH_DIR_ENV),),
                 lock_timeout_seconds=lock_timeout,
             )
     except UnknownPersonError as error:

@@ -127,15 +127,17 @@ def forget_person(
     model_registry: ModelRegistry | None = None,
     outbox_dir: Path | None = None,
     scan_dirs: tuple[Path, ...] = (),
+    unscanned_dirs: tuple[Path, ...] = (),
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> ForgetReport:
     """Erase a person (by e-mail or id) from the warehouse, landing zone and outbox, suppress them, and verify.
 
-    An e-mail that resolves to nobody is still suppressed and searched for, so it can be refused in
-    advance. Pass `landing_dir=None` (and `outbox_dir=None`) to leave those files untouched; `scan_dirs`
-    (the data directory) are scanned byte for byte with the warehouse file and Dagster's storage. Raises
-    `WarehouseBusyError`, having changed nothing, if another process holds the warehouse for longer than
-    `lock_timeout_seconds`."""
+        An e-mail that resolves to nobody is still suppressed and searched for, so it can be refused in
+        advance. Pass `landing_dir=None` (and `outbox_dir=None`) to leave those files untouched; `scan_dirs`
+        (the data directory) are scanned byte for byte with the warehouse file and Dagster's storage, except what is
+    under `unscanned_dirs`. Raises
+        `WarehouseBusyError`, having changed nothing, if another process holds the warehouse for longer than
+        `lock_timeout_seconds`."""
     now = now or utc_now()
     with open_warehouse(duckdb_path, lock_timeout_seconds=lock_timeout_seconds) as connection:
         person = _person_to_forget(connection, key)
@@ -177,7 +179,7 @@ def forget_person(
         roots.append(landing_dir)
     if outbox_dir is not None:
         roots.append(outbox_dir)
-    report.file_traces = scan_files(roots, values, person_id=person.person_id)
+    report.file_traces = scan_files(roots, values, person_id=person.person_id, excluded=unscanned_dirs)
     return report
 
 

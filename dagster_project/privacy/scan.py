@@ -118,9 +118,12 @@ def _count_in_file(path: Path, patterns: dict[str, re.Pattern[bytes]], overlap: 
             window, counted = window[start:], limit - start
 
 
-def scan_files(roots: list[Path], values: list[str], *, person_id: str | None = None) -> list[FileTrace]:
-    """Every file under the roots (the warehouse file, Dagster's storage, the data directory) whose bytes
-    still hold one of the values or the person id: free blocks and logs included, which no table scan sees.
+def scan_files(
+    roots: list[Path], values: list[str], *, person_id: str | None = None, excluded: tuple[Path, ...] = ()
+) -> list[FileTrace]:
+    """Every file under the roots (the warehouse file, Dagster's storage, the data directory) but not under
+    `excluded`, whose bytes still hold one of the values or the person id: free blocks and logs included, which
+    no table scan sees.
 
     DuckDB may compress a live string so that its bytes do not show; the table scan covers those."""
     wanted = sorted({value.lower() for value in [*values, person_id] if value})
@@ -128,7 +131,16 @@ def scan_files(roots: list[Path], values: list[str], *, person_id: str | None = 
         return []
     patterns = {value: _byte_pattern(value) for value in wanted}
     overlap = max(len(value.encode()) for value in wanted) + 2
-    files = sorted({path for root in roots if root.exists() for path in _files(root)})
+    skipped = [path.resolve() for path in excluded]
+    files = sorted(
+        {
+            path
+            for root in roots
+            if root.exists()
+            for path in _files(root)
+            if not any(path.is_relative_to(directory) for directory in skipped)
+        }
+    )
     traces = []
     for path in files:
         try:

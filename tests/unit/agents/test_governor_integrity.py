@@ -464,21 +464,34 @@ def test_an_approved_action_is_escalated_if_a_required_check_fails_before_it_exe
     ).fetchall() == [("dana.reyes",)]
 
 
-def test_quiet_hours_are_judged_when_the_governor_executes_not_when_the_agent_says(
+def test_quiet_hours_are_judged_on_the_governors_schedule_again_at_execution(
     connection, registry, policies, keys
 ) -> None:
+    """The governor reads the contact's send hour from the send-time model itself: an agent naming another hour
+    is denied, and an approved enrolment whose contact's hour moved into the night since is denied when it
+    would execute."""
+    connection.execute("create schema ml")
+    connection.execute("create table ml.send_time_recommendations (person_id varchar, recommended_local_hour integer)")
+    connection.execute("insert into ml.send_time_recommendations values ('per_0', 9)")
     governor = Governor(connection, registry, policies, "run-quiet")
-    night = datetime(2026, 11, 25, 21, 0)  # 22:00 in Berlin; the agent's payload still says 10:00
-    assert governor.submit([enrol(account="acc_0", trigger="night")], night)[0].outcome == "denied"
-    enrolment = enrol(trigger="late")
+    forged = enrol(
+        account="acc_0", trigger="night", payload={"sequence_id": "evaluation-guide", "send_at_local_hour": 3}
+    )
+    (denied,) = governor.submit([forged], NOW)
+    assert denied.outcome == "denied"
+    assert "the agent scheduled 3, but the governor's schedule for this contact is 09:00" in (
+        denied.decision.fired[0].reason if denied.decision else ""
+    )
+    enrolment = enrol(trigger="late", payload={"sequence_id": "evaluation-guide", "send_at_local_hour": 9})
     _queue_approved(governor, keys, [enrolment])
+    connection.execute("update ml.send_time_recommendations set recommended_local_hour = 22")
 
-    (record,) = governor.execute_approved(night)
+    (record,) = governor.execute_approved(NOW)
 
     assert record.outcome == "denied"
     assert record.decision is not None
     assert [rule.rule_id for rule in record.decision.fired] == ["quiet_hours"]
-    assert "22:00 contact time" in record.decision.fired[0].reason
+    assert "the governor's schedule for this contact is 22:00" in record.decision.fired[0].reason
 
 
 class CountingAdsAdapter(SandboxAdsAdapter):

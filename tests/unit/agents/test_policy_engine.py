@@ -27,6 +27,7 @@ from agents.governance.policy import (
     decide,
     local_hour,
 )
+from agents.specialists.sdr_sequence import FIXED_SEND_HOUR
 from dagster_project.core.settings import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "config"
@@ -329,12 +330,16 @@ def berlin(hour: int) -> datetime:
     return datetime(2026, 11, 25) + timedelta(hours=hour - 1)
 
 
+UNSCHEDULED = {"sequence_id": "evaluation-guide"}
+"""An enrolment whose first step lands when it executes."""
+
+
 @pytest.mark.parametrize(
     ("hour", "verdict"),
     [(0, Verdict.DENIED), (7, Verdict.DENIED), (8, Verdict.ALLOWED), (19, Verdict.ALLOWED), (20, Verdict.DENIED)],
 )
 def test_a_quiet_window_that_wraps_midnight(registry, policies, hour, verdict) -> None:
-    decision = decide(enrol(), context(now=berlin(hour)), registry, policies)
+    decision = decide(enrol(payload=UNSCHEDULED), context(now=berlin(hour)), registry, policies)
 
     assert decision.verdict is verdict
     assert f"would land at {hour:02d}:00 contact time" in rule(decision, "quiet_hours").reason
@@ -346,22 +351,67 @@ def test_a_quiet_window_within_one_day(registry, policies, hour, verdict) -> Non
         update={"quiet_hours": QuietHours(start_hour=12, end_hour=14, channels=("sales_engagement",))}
     )
 
-    decision = decide(enrol(), context(now=berlin(hour)), registry, lunch)
+    decision = decide(enrol(payload=UNSCHEDULED), context(now=berlin(hour)), registry, lunch)
 
     assert decision.verdict is verdict
     assert "12:00-14:00" in rule(decision, "quiet_hours").reason
 
 
-@pytest.mark.parametrize("claimed", [10, 14, "10"])
-def test_quiet_hours_never_trust_the_agents_own_send_hour(registry, policies, claimed) -> None:
-    # The agent says the first step lands at 10:00; the governor executes at 22:00 Berlin time, so it lands then.
+def test_a_scheduled_first_step_is_judged_at_the_governors_hour_not_when_it_executes(registry, policies) -> None:
+    """Enrolled at 22:00 Berlin time, the sequence's first step goes out at the governor's hour for the contact:
+    the send-time model's 09:00, or the policy's default 10:00 without one."""
+    modelled = context(now=berlin(22), contact=contact(recommended_send_hour=9))
+
+    with_model = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": 9}), modelled, registry, policies)
+    by_default = decide(enrol(), context(now=berlin(22)), registry, policies)
+
+    assert with_model.verdict is Verdict.ALLOWED
+    assert rule(with_model, "quiet_hours").reason == (
+        "scheduled for 09:00 contact time (the send-time model's hour), outside 20:00-08:00"
+    )
+    assert by_default.verdict is Verdict.ALLOWED
+    assert "scheduled for 10:00 contact time (the default send hour)" in rule(by_default, "quiet_hours").reason
+
+
+@pytest.mark.parametrize(("claimed", "recommended"), [(3, None), (14, None), ("10", None), (10.0, None), (10, 9)])
+def test_quiet_hours_never_trust_the_agents_own_send_hour(registry, policies, claimed, recommended) -> None:
+    """Finding 11: an agent naming any hour but the governor's (a 03:00 that lands in the night, an hour the
+    send-time model does not give, a string) is denied."""
     decision = decide(
-        enrol(payload={"sequence_id": "s", "send_at_local_hour": claimed}), context(now=berlin(22)), registry, policies
+        enrol(payload={"sequence_id": "s", "send_at_local_hour": claimed}),
+        context(contact=contact(recommended_send_hour=recommended)),
+        registry,
+        policies,
     )
 
     assert decision.verdict is Verdict.DENIED
     assert fired_ids(decision) == ["quiet_hours"]
-    assert rule(decision, "quiet_hours").reason == "would land at 22:00 contact time, inside quiet hours 20:00-08:00"
+    scheduled = 10 if recommended is None else recommended
+    assert f"the agent scheduled {claimed!r}, but the governor's schedule for this contact is {scheduled:02d}:00" in (
+        rule(decision, "quiet_hours").reason
+    )
+
+
+def test_a_send_time_model_hour_inside_quiet_hours_is_denied(registry, policies) -> None:
+    decision = decide(
+        enrol(payload={"sequence_id": "s", "send_at_local_hour": 22}),
+        context(contact=contact(recommended_send_hour=22)),
+        registry,
+        policies,
+    )
+
+    assert decision.verdict is Verdict.DENIED
+    assert rule(decision, "quiet_hours").reason == "scheduled for 22:00 contact time, inside 20:00-08:00"
+
+
+@pytest.mark.parametrize(("start", "end", "default"), [(20, 20, 10), (20, 8, 22), (9, 17, 10)])
+def test_a_quiet_window_that_is_empty_or_holds_the_default_send_hour_is_refused(start, end, default) -> None:
+    with pytest.raises(ValueError, match=r"start_hour equals end_hour|inside the quiet hours"):
+        QuietHours(start_hour=start, end_hour=end, channels=("email",), default_send_hour=default)
+
+
+def test_the_sdr_agents_fixed_hour_is_the_governors_default(policies) -> None:
+    assert policies.quiet_hours.default_send_hour == FIXED_SEND_HOUR
 
 
 @pytest.mark.parametrize("timezone", [None, "", "Mars/Olympus_Mons"])
@@ -376,7 +426,9 @@ def test_an_unknown_time_zone_cannot_keep_quiet_hours(registry, policies, timezo
 
 
 def test_quiet_hours_skip_channels_they_do_not_cover(registry, policies) -> None:
-    email_only = policies.model_copy(update={"quiet_hours": QuietHours(start_hour=0, end_hour=23, channels=("email",))})
+    email_only = policies.model_copy(
+        update={"quiet_hours": QuietHours(start_hour=0, end_hour=1, channels=("email",), default_send_hour=3)}
+    )
 
     decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": 3}), context(), registry, email_only)
 
