@@ -66,7 +66,7 @@ def _decide_in_transaction(session: GovernanceSession, action: ProposedAction, n
     agent = session.registry.get(action.agent_id)
     if action_exists(session.connection, action.action_id):
         return _already_decided(session, action, now)
-    decision = session.decide(action, now)
+    decision = session.decide(action, now, check_gates=True)
     if decision.verdict is Verdict.ALLOWED:
         record_action(
             session.connection, action, decision, status=ActionStatus.APPROVED, run_id=session.run_id, now=now

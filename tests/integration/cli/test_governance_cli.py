@@ -23,6 +23,7 @@ from agents.governance.session import ActionRecord
 from agents.governance.store import load_action
 from agents.specialists.account_ads import ABM_CAMPAIGN, AccountAdsAgent, HandoffBrief
 from dagster_project.cli import app
+from dagster_project.core.check_results import CheckOutcome, record_check_result
 from dagster_project.core.clock import utc_now
 from dagster_project.core.settings import CONFIG_DIR_ENV
 from dagster_project.core.warehouse import open_warehouse
@@ -73,6 +74,9 @@ def env(surgewise_env: SurgewiseEnv, tmp_path: Path, monkeypatch: pytest.MonkeyP
         )
         connection.execute("create table marts.dim_account (account_id varchar, tier integer, industry varchar)")
         connection.execute("insert into marts.dim_account values ('a1', 1, 'saas'), ('a2', 1, 'healthcare')")
+        for check_name in ("dim_person_expectations", "dim_person_freshness"):
+            outcome = CheckOutcome(check_name, "marts/dim_person", True, _recently() - timedelta(hours=1), (), "build")
+            record_check_result(connection, outcome)
     return surgewise_env
 
 
@@ -337,7 +341,7 @@ def test_rolling_back_an_agents_window_undoes_each_of_its_actions(env: Surgewise
     since = (_recently() - timedelta(hours=1)).isoformat()
 
     by_agent = _cli("actions", "rollback", "--agent", SDR, "--since", since, "--by", SDR, "--reason", "x")
-    assert by_agent.exit_code == 1 and "only a listed human" in by_agent.output
+    assert by_agent.exit_code == 1 and "an agent can never approve, reject or intervene" in by_agent.output
     rolled = _cli(
         "actions", "rollback", "--agent", SDR, "--since", since, "--by", "dana.reyes", "--reason", "bad surge"
     )

@@ -464,6 +464,18 @@ def test_an_approved_action_is_escalated_if_a_required_check_fails_before_it_exe
     ).fetchall() == [("dana.reyes",)]
 
 
+def test_a_failing_required_check_stops_an_allowed_action_at_submit_too(connection, registry, policies) -> None:
+    """The orchestrator asks the gates before an agent proposes; the governor asks again, for any caller."""
+    record_check(connection, "dim_person_expectations", passed=False, at=NOW)
+    boosted, enrolled = Governor(connection, registry, policies, "run-gated").submit(
+        [boost("acc_0", 100.0, trigger="gated"), enrol(account="acc_0", trigger="gated")], NOW + timedelta(minutes=5)
+    )
+
+    assert (boosted.outcome, enrolled.outcome) == ("escalated", "escalated")
+    assert ledger(connection) == []
+    assert connection.execute("select count(*) from channel_sandbox.sequence_enrolments").fetchone() == (0,)
+
+
 def test_quiet_hours_are_judged_on_the_governors_schedule_again_at_execution(
     connection, registry, policies, keys
 ) -> None:
