@@ -252,6 +252,38 @@ def _jsonl_records(data: bytes, limits: LandingLimits) -> Iterator[tuple[int, st
             yield line_number, line, _parse_json_line(line, limits)
 
 
+class _OneLine:
+    """A single physical line for `csv.reader`, noting whether the reader asked for more: it does only when
+    a quoted field is still open at the end of the line, which would otherwise swallow the lines after it."""
+
+    def __init__(self, line: str) -> None:
+        self._line: str | None = line
+        self.overran = False
+
+    def __iter__(self) -> _OneLine:
+        return self
+
+    def __next__(self) -> str:
+        if self._line is None:
+            self.overran = True
+            raise StopIteration
+        line, self._line = self._line, None
+        return line
+
+
+def _parse_csv_line(line: str) -> list[str] | str:
+    """One physical CSV line as its cells, or why not. Our connectors never write a newline inside a field,
+    so a record is exactly one line: a quote left open at the end of it costs that line, not the file."""
+    source = _OneLine(line)
+    try:
+        cells = next(csv.reader(source), [])
+    except csv.Error as error:
+        return f"unreadable CSV: {error}"
+    if source.overran:
+        return "unreadable CSV: a quoted field is not closed on its line (a field may not span lines)"
+    return cells
+
+
 def _csv_records(data: bytes, limits: LandingLimits) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
     try:
         content = data.decode("utf-8-sig")
@@ -262,53 +294,33 @@ def _csv_records(data: bytes, limits: LandingLimits) -> Iterator[tuple[int, str,
             (f"file is not valid UTF-8: {error.reason}"),
         )
         return
-    lines = content.split("\n")
-    # An over-long line is not given to the CSV reader (a blank line stands in for it); the record it was
-    # part of is quarantined with it.
-    too_long = {
-        number: len(line.encode())
-        for number, line in enumerate(lines, start=1)
-        if len(line) * 4 > limits.max_line_bytes and len(line.encode()) > limits.max_line_bytes
-    }
-    reader = csv.reader(line + "\n" if number not in too_long else "\n" for number, line in enumerate(lines, 1))
-
-    def raw_text(line_number: int) -> str:
-        return _preview(lines[line_number - 1].rstrip("\r")) if line_number <= len(lines) else ""
-
-    def long_line_in(first: int, last: int) -> int | None:
-        return next((number for number in sorted(too_long) if first <= number <= last), None)
-
+    # Each physical line is parsed on its own (an over-long one not at all), so whatever is wrong with a
+    # line is reported with its own number and text and never reaches into the lines after it.
     header: list[str] | None = None
-    last_line = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            last_line = reader.line_num
-            yield last_line, raw_text(last_line), f"unreadable CSV: {error}"
-            continue
-        first_line, last_line = last_line + 1, reader.line_num
-        long_line = long_line_in(first_line, last_line) if too_long else None
+    for line_number, line in enumerate(content.split("\n"), start=1):
+        raw_text = _preview(line.rstrip("\r"))
+        if len(line) * 4 > limits.max_line_bytes and (length := len(line.encode())) > limits.max_line_bytes:
+            cells: list[str] | str = _too_long(length, limits)
+        else:
+            cells = _parse_csv_line(line)
         if header is None:
-            if long_line is not None:
-                yield long_line, raw_text(long_line), f"header {_too_long(too_long[long_line], limits)}"
+            if isinstance(cells, str):
+                yield line_number, raw_text, f"header {cells}"
                 return
-            header = row
+            header = cells
             if len(set(header)) != len(header):
-                yield 1, raw_text(1), f"duplicate column names in the header: {', '.join(header)}"
+                yield line_number, raw_text, f"duplicate column names in the header: {', '.join(header)}"
                 return
             continue
-        if long_line is not None:
-            yield long_line, raw_text(long_line), _too_long(too_long[long_line], limits)
+        if isinstance(cells, str):
+            yield line_number, raw_text, cells
             continue
-        if not any(cell.strip() for cell in row):
+        if not any(cell.strip() for cell in cells):
             continue
-        if len(row) != len(header):
-            yield last_line, raw_text(last_line), f"expected {len(header)} columns, found {len(row)}"
+        if len(cells) != len(header):
+            yield line_number, raw_text, f"expected {len(header)} columns, found {len(cells)}"
             continue
-        yield last_line, raw_text(last_line), dict(zip(header, row, strict=True))
+        yield line_number, raw_text, dict(zip(header, cells, strict=True))
 
 
 def _records(spec: SourceSpec, data: bytes, limits: LandingLimits) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
