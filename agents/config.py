@@ -100,7 +100,8 @@ class RolloutPlan(StrictModel):
     graduated_by: str | None = None
     graduated_on: date | None = None
     graduation_signature: str | None = None
-    """`graduated_by`'s signature of the graduation (`surgewise agents graduate`), verified at load."""
+    """`graduated_by`'s signature of the graduation (`surgewise agents graduate`), verified at load; only the
+    agent's owner may sign it."""
 
     @model_validator(mode="after")
     def _graduation_is_signed(self) -> RolloutPlan:
@@ -187,6 +188,11 @@ class AgentRegistry(StrictModel):
         reviewer = self.reviewer(rollout.graduated_by)
         if reviewer is None:
             return [f"{where}.graduated_by: {rollout.graduated_by!r} is not one of the listed reviewers"]
+        if reviewer.id != agent.owner:
+            return [
+                f"{where}.graduated_by: {reviewer.id!r} is not the agent's owner: only {agent.owner!r} may sign "
+                f"{agent.id}'s graduation"
+            ]
         subject, comment = graduation_statement(agent.id, rollout.graduated_to_phase, rollout.graduated_on)
         try:
             verify_decision(

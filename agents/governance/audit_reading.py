@@ -2,15 +2,19 @@
 auditor's export.
 
 `verify_chain` recomputes the chain in the warehouse, checks every MAC under the chain key and the log against
-every signed checkpoint, and looks for governance effects no entry accounts for; `export_jsonl` hands the log
-to an auditor, who re-verifies the file without the warehouse (`verify_jsonl`) with the checkpoints or the key.
+every signed checkpoint, and looks for governance effects no entry accounts for (among them a pause switch or an
+executed approval no verifying reviewer signature accounts for: state a warehouse writer set by SQL);
+`export_jsonl` hands the log to an auditor, who re-verifies the file without the warehouse (`verify_jsonl`) with
+the checkpoints or the key.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from agents.adapters.sandbox import (
     HANDOFFS_TABLE,
     ExecutionOutcome,
 )
+from agents.config import AgentRegistry, load_agent_registry
 from agents.governance.audit import AuditEvent
 from agents.governance.audit_anchors import (
     Checkpoint,
@@ -46,7 +51,11 @@ from agents.governance.audit_schema import (
     STORED_COLUMNS,
 )
 from agents.governance.audit_subjects import subject_ref
-from agents.governance.schema import ACTIONS_TABLE, BUDGET_LEDGER_TABLE
+from agents.governance.interventions import ANOMALY_DETECTOR
+from agents.governance.schema import ACTIONS_TABLE, BUDGET_LEDGER_TABLE, CONTROLS_TABLE
+from agents.governance.signatures import MAX_CLOCK_SKEW, SignatureError, verify_statement
+from dagster_project.core.config_files import ConfigError
+from dagster_project.core.settings import CONFIG_DIR_ENV
 from dagster_project.core.warehouse import table_exists
 
 EXECUTION_OUTCOMES = frozenset(outcome.value for outcome in ExecutionOutcome)
@@ -56,6 +65,7 @@ CHANNEL_TABLES = (ENROLMENTS_TABLE, BUDGET_CHANGES_TABLE, CREATIVES_TABLE, HANDO
 UNDONE_STATUSES = frozenset({"removed", "reverted", "paused", "cancelled"})
 """A channel row's status once an inverse undid it."""
 UNRECORDED_SHOWN = 5
+SWITCH_EVENTS = {AuditEvent.AGENT_PAUSED: True, AuditEvent.AGENT_RESUMED: False}
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class ChainReport:
     """How many signed checkpoints were checked."""
     anchored_entries: int = 0
     """How many entries the last checkpoint signed: proven even without the chain key."""
+    signatures_checked: bool = False
+    """Whether reviewer signatures were verified against the registry's public keys (else only that they exist)."""
 
     @property
     def ok(self) -> bool:
@@ -247,10 +259,104 @@ def _unrecorded(connection: duckdb.DuckDBPyConnection, records: list[dict[str, A
     return findings + [f"{what.format(n=len(ids))}: {_listed(ids)}" for what, ids in unaccounted if ids]
 
 
-def verify_chain(connection: duckdb.DuckDBPyConnection, *, anchors: Path | None = None) -> ChainReport:
+def _entry_signature_problem(
+    entry: Mapping[str, Any], verb: str, subject: str, registry: AgentRegistry | None
+) -> str | None:
+    """Why an audit entry does not carry its reviewer's signature of `verb` `subject` (None if it does); without
+    a registry only that a signature of that decision is there."""
+    said = (entry.get("inputs") or {}).get("signed")
+    token, who = entry.get("signature"), entry.get("reviewer")
+    if not token or not isinstance(said, dict) or not who:
+        return "no signature"
+    if said.get("verb") != verb or said.get("subject") != subject:
+        return f"the signature is of {said.get('verb')} {said.get('subject')}"
+    if registry is None:
+        return None
+    reviewer = registry.reviewer(who)
+    if reviewer is None or registry.get(who) is not None:
+        return f"{who} is not a listed reviewer"
+    try:
+        token_read = verify_statement(reviewer.public_keys, token, said, who)
+    except SignatureError as error:
+        return str(error)
+    recorded_at = entry.get("recorded_at")
+    if isinstance(recorded_at, str) and token_read.signed_at > datetime.fromisoformat(recorded_at) + MAX_CLOCK_SKEW:
+        return "signed after the entry was recorded"
+    return None
+
+
+def _unsigned(
+    connection: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], registry: AgentRegistry | None
+) -> list[str]:
+    """Governance state no reviewer's signature accounts for: an agent's pause switch whose current state is not
+    the one its latest signed switch entry set (or whose signature does not verify), and an executed action that
+    needed approval whose approval entry carries no verifying signature."""
+    findings: list[str] = []
+    if table_exists(connection, CONTROLS_TABLE):
+        latest: dict[Any, dict[str, Any]] = {}
+        for record in records:
+            if record.get("event") in SWITCH_EVENTS:
+                latest[record.get("agent_id")] = record
+        bad = []
+        rows = connection.execute(
+            f"select agent_id, paused, changed_by, changed_at from {CONTROLS_TABLE} order by agent_id"
+        ).fetchall()
+        for agent_id, paused, by, changed_at in rows:
+            entry = latest.get(agent_id)
+            if (
+                entry is None
+                or SWITCH_EVENTS[entry["event"]] != paused
+                or entry.get("reviewer") != by
+                or entry.get("recorded_at") != changed_at.isoformat()
+            ):
+                bad.append(f"{agent_id} ({'paused' if paused else 'running'}, by {by}: no switch entry sets this)")
+                continue
+            if paused and by == ANOMALY_DETECTOR and not entry.get("signature"):
+                continue
+            problem = _entry_signature_problem(entry, "pause" if paused else "resume", agent_id, registry)
+            if problem:
+                bad.append(f"{agent_id} ({problem})")
+        if bad:
+            findings.append(f"{CONTROLS_TABLE}: {len(bad)} switch state(s) with no signed audit entry: {_listed(bad)}")
+    if table_exists(connection, ACTIONS_TABLE):
+        approvals = {r.get("action_id"): r for r in records if r.get("event") == AuditEvent.APPROVED}
+        needed = connection.execute(
+            f"select action_id from {ACTIONS_TABLE} where executed_at is not null and rollback_of is null "
+            "and (verdict = 'needs_approval' or reviewed_by is not null) order by action_id"
+        ).fetchall()
+        bad = []
+        for (action_id,) in needed:
+            entry = approvals.get(action_id)
+            problem = _entry_signature_problem(entry, "approve", action_id, registry) if entry else "no approval entry"
+            if problem:
+                bad.append(f"{action_id} ({problem})")
+        if bad:
+            findings.append(
+                f"{ACTIONS_TABLE}: {len(bad)} executed action(s) that needed approval with no verifying approval "
+                f"signature: {_listed(bad)}"
+            )
+    return findings
+
+
+def configured_registry() -> AgentRegistry | None:
+    """The registry of `$SURGEWISE_CONFIG_DIR`, whose public keys verify the signatures; None if unset or invalid."""
+    directory = os.environ.get(CONFIG_DIR_ENV)
+    if not directory:
+        return None
+    try:
+        return load_agent_registry(Path(directory))
+    except (ConfigError, OSError, ValueError):
+        return None
+
+
+def verify_chain(
+    connection: duckdb.DuckDBPyConnection, *, anchors: Path | None = None, registry: AgentRegistry | None = None
+) -> ChainReport:
     """Recompute every hash and MAC in chain order, compare the end of the chain with its head and with every
     signed checkpoint (`anchors`, default `$SURGEWISE_AUDIT_ANCHOR_DIR`), and look for governance effects the
-    log does not account for."""
+    log does not account for, reviewer signatures included (checked with `registry`'s keys, default
+    `$SURGEWISE_CONFIG_DIR`'s; with neither, only that each signature is there)."""
+    registry = registry or configured_registry()
     records = _records(connection)
     key = chain_key(connection)
     count, last_seq, hashes, problems = _check_links(records, key)
@@ -265,8 +371,9 @@ def verify_chain(connection: duckdb.DuckDBPyConnection, *, anchors: Path | None 
         entries=count,
         head_hash=hashes.get(last_seq, GENESIS_HASH),
         problems=sorted(problems + key_problems + anchor_problems, key=lambda p: p[0]),
-        unrecorded=_unrecorded(connection, records),
+        unrecorded=_unrecorded(connection, records) + _unsigned(connection, records, registry),
         macs_checked=key is not None,
+        signatures_checked=registry is not None,
         checkpoints=len(checkpoints),
         anchored_entries=checkpoints[-1].entries if checkpoints else 0,
     )

@@ -5,6 +5,10 @@ Exactly once: inside its transaction an execution claims the action's row (still
 before it writes anything, so two governors executing the same approval at once cannot both book it, overwrite
 its `state_before`, or turn an executed action into a denied one; the one that finds it claimed does nothing.
 
+An approval is trusted only as far as its signature: before an approved action executes, the reviewer's
+signature kept on its row is verified again over the action as stored (`review.approval_problem`), so a row
+set to approved by a warehouse writer without the reviewer's key is blocked and audited, never executed.
+
 An escalated action calls its owner and, for distress, suppresses the contact: that happens here too, for
 an action escalated when proposed or only at execution.
 """
@@ -18,6 +22,7 @@ from agents.adapters.sandbox import ExecutionOutcome
 from agents.config import AgentDefinition
 from agents.governance.audit import AuditEvent
 from agents.governance.policy import PolicyDecision, Verdict
+from agents.governance.review import approval_problem
 from agents.governance.schema import ActionStatus
 from agents.governance.session import ActionRecord, GovernanceSession
 from agents.governance.store import (
@@ -125,6 +130,9 @@ def _execute_approved(session: GovernanceSession, action: ProposedAction, now: d
         stored = load_action(session.connection, action.action_id)
         if stored is None or stored.status is not ActionStatus.APPROVED or stored.executed_at is not None:
             return _skipped(action, stored)
+        unsigned = approval_problem(session, stored)
+        if unsigned is not None:
+            return _block_unsigned(session, stored, unsigned, now)
         decision = session.decide(action, now, approved_by=stored.reviewed_by, check_gates=True)
         if decision.verdict is Verdict.ALLOWED:
             outcome = execute(session, action, decision, now, stored.reviewed_by)
@@ -153,6 +161,28 @@ def _execute_approved(session: GovernanceSession, action: ProposedAction, now: d
         if status is ActionStatus.ESCALATED and agent:
             escalate_distress(session, action, agent, decision, now)
         return ActionRecord(action, decision, status.value)
+
+
+def _block_unsigned(session: GovernanceSession, stored: StoredAction, problem: str, now: datetime) -> ActionRecord:
+    """An approval no listed reviewer signed (written into the warehouse some other way): denied, audited."""
+    action = stored.action
+    if not claim_action(
+        session.connection,
+        action.action_id,
+        claimable=ActionStatus.APPROVED,
+        status=ActionStatus.DENIED.value,
+        status_detail=f"blocked at execution: {problem}",
+    ):
+        return _skipped(action, stored)
+    session.audit(
+        AuditEvent.DECIDED,
+        action,
+        now,
+        outcome=ActionStatus.DENIED.value,
+        reasoning=f"blocked at execution, never executed: {problem}",
+        inputs={"claimed_reviewer": stored.reviewed_by},
+    )
+    return ActionRecord(action, None, ActionStatus.DENIED.value)
 
 
 def _skipped(action: ProposedAction, stored: StoredAction | None) -> ActionRecord:

@@ -6,7 +6,8 @@ the budget booked and the channel written inside one transaction per action. Eac
 writes lock rows for the action's contact and budgets, so two runs that interleave on the same person or
 campaign conflict and the loser retries with fresh facts: no interleaving can overspend a cap or exceed
 a frequency cap. Approvals, expiry, pause and rollback go through here too, each signed by the reviewer
-(`signatures`) and verified against their public key before anything changes.
+(`signatures`) and verified against their public key before anything changes; each signature is used once, and
+an approval's is verified again before the action executes.
 
 This class is the one door; each operation is a function of its session in its own module (`decisions`,
 `review`, `execution`, `interventions`, `rollbacks`).
@@ -93,8 +94,9 @@ class Governor(GovernanceSession):
             raise GovernanceError(f"no action {action_id}")
         if stored.status is not ActionStatus.EXECUTED:
             raise GovernanceError(f"action {action_id} is {stored.status.value}: only executed actions roll back")
+        rollbacks.require_may_roll_back(self, stored.action.agent_id, by)
         signed = review.require_signature(self, "rollback", action_id, by, reason, signature, now, stored.action)
-        result = rollbacks.rollback(self, action_id, by=by, reason=reason, now=now, signature=signed.signature)
+        result = rollbacks.rollback(self, action_id, by=by, reason=reason, now=now, signed=signed)
         self.settle(now)
         return result
 
@@ -102,9 +104,8 @@ class Governor(GovernanceSession):
         self, agent_id: str, since: datetime, until: datetime, *, by: str, reason: str, now: datetime, signature: str
     ) -> list[RollbackResult]:
         subject = rollback_window_subject(agent_id, since, until)
+        rollbacks.require_may_roll_back(self, agent_id, by)
         signed = review.require_signature(self, "rollback_window", subject, by, reason, signature, now)
-        results = rollbacks.rollback_window(
-            self, agent_id, since, until, by=by, reason=reason, now=now, signature=signed.signature
-        )
+        results = rollbacks.rollback_window(self, agent_id, since, until, by=by, reason=reason, now=now, signed=signed)
         self.settle(now)
         return results

@@ -1,6 +1,7 @@
 """Interventions outside a review: pausing and resuming agents (the kill switch), a do-not-contact request,
 and closing an escalation. A human intervenes only with a signed request; the anomaly detector pauses only
-through `pause_on_anomaly`, which takes its findings, never a claimed name.
+through `pause_on_anomaly`, which takes its findings, never a claimed name. Every signature is used once
+(`review.use_once`), in the transaction of the switch or resolution it authorises.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 
 from agents.governance.anomaly import AnomalyFinding
 from agents.governance.audit import AuditEvent
-from agents.governance.review import Signed, require_signature
+from agents.governance.review import Signed, require_signature, use_once
 from agents.governance.schema import CONTROLS_TABLE, ESCALATIONS_TABLE, GLOBAL_CONTROL
 from agents.governance.session import GovernanceError, GovernanceSession
 from agents.governance.store import lock_resources, open_escalation, set_pause, suppress_email
@@ -26,8 +27,10 @@ def signed_switch(
     session: GovernanceSession, agent_id: str, *, paused: bool, by: str, reason: str, now: datetime, signature: str
 ) -> None:
     """A human pauses (or resumes) one agent, or every agent with `*`, with a signed request: a paused agent
-    proposes nothing and nothing of it executes. A request signed before the agent's last switch is refused, so
-    an old resume cannot be replayed to lift a newer pause."""
+    proposes nothing and nothing of it executes. An old resume cannot be replayed to lift a newer pause: a
+    signature is used once; the order of switches is the server's (a request whose `now` is not after the last
+    switch's `changed_at` is refused, whatever the signer's clock says); and a token dated before the last switch
+    is refused too."""
     if by == ANOMALY_DETECTOR:
         raise GovernanceError(f"{ANOMALY_DETECTOR} is not a person: only the detector itself pauses in its name")
     session.require_agent(agent_id)
@@ -35,10 +38,18 @@ def signed_switch(
     signed = require_signature(session, verb, agent_id, by, reason, signature, now)
 
     def check_fresh() -> None:
+        use_once(session, signed, now)
         row = session.connection.execute(
             f"select changed_at from {CONTROLS_TABLE} where agent_id = ?", [agent_id]
         ).fetchone()
-        if row is not None and signed.signed_at <= row[0]:
+        if row is None:
+            return
+        if now <= row[0]:
+            raise GovernanceError(
+                f"{verb} {agent_id} by {by} refused: the agent's last switch at {row[0]:%Y-%m-%d %H:%M:%S} (the "
+                f"governor's clock) is not before this request at {now:%Y-%m-%d %H:%M:%S}"
+            )
+        if signed.signed_at <= row[0]:
             raise GovernanceError(
                 f"{verb} {agent_id} by {by} refused: signed at {signed.signed_at:%Y-%m-%d %H:%M:%S}, before the "
                 f"agent's last switch at {row[0]:%Y-%m-%d %H:%M:%S}: sign again"
@@ -112,7 +123,11 @@ def _switching(session: GovernanceSession, agent_id: str) -> Iterator[None]:
 
 def mark_do_not_contact(session: GovernanceSession, email: str, *, by: str, reason: str, now: datetime) -> bool:
     """A human's do-not-contact request: the address goes on the suppression list, which every rule check
-    reads, at proposal and again at execution. The audit entry names the address only by its fingerprint."""
+    reads, at proposal and again at execution. The audit entry names the address only by its fingerprint.
+
+    Deliberately unsigned, unlike every other human decision: it can only make Surgewise contact fewer people
+    (never lift a suppression), so a forged request does no harm a signature would prevent, and a person's
+    request to stop must never wait for a reviewer's key. `by` is recorded as claimed, not proven."""
     session.require_human(by)
 
     def attempt() -> bool:
@@ -136,9 +151,25 @@ def mark_do_not_contact(session: GovernanceSession, email: str, *, by: str, reas
 def resolve_escalation(
     session: GovernanceSession, escalation_id: int, *, by: str, resolution: str, now: datetime, signature: str
 ) -> None:
-    """Close an escalation with what the owner did about it; only a listed human, with a signed request."""
+    """Close an escalation with what the owner did about it, with a signed request: only the person it is
+    escalated to or the agent's owner may resolve it."""
     signed = require_signature(session, "resolve", str(escalation_id), by, resolution, signature, now)
     with session.transaction(None):
+        found = session.connection.execute(
+            f"select agent_id, escalated_to from {ESCALATIONS_TABLE} where escalation_id = ? and resolved_at is null",
+            [escalation_id],
+        ).fetchone()
+        if found is None:
+            raise GovernanceError(f"no open escalation {escalation_id}")
+        agent = session.registry.get(found[0])
+        allowed = [found[1], *([agent.owner] if agent and agent.owner != found[1] else [])]
+        if by not in allowed:
+            raise GovernanceError(
+                f"{by} may not resolve escalation {escalation_id}: only {found[1]} (it is escalated to them)"
+                + (f" or {agent.owner} (the owner of {agent.id})" if len(allowed) > 1 and agent else "")
+                + " may"
+            )
+        use_once(session, signed, now)
         row = session.connection.execute(
             f"update {ESCALATIONS_TABLE} set resolved_at = ?, resolved_by = ?, resolution = ? "
             "where escalation_id = ? and resolved_at is null returning agent_id, action_id, reason",

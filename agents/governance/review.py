@@ -2,7 +2,10 @@
 nobody decided in time. An approval only queues the action; `execution` runs it after re-checking.
 
 Every human decision carries the reviewer's signature (`signatures`), checked here against the public key the
-registry lists for them: a reviewer id alone proves nothing.
+registry lists for them: a reviewer id alone proves nothing. A signature authorises one decision: it is recorded
+as used (`use_signature`) in the transaction of the decision, and refused the second time. An approval's
+signature is kept on the action's row and verified again before the action executes (`approval_problem`), so a
+row set to approved by anyone without the reviewer's key never runs.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from agents.actions import ProposedAction
 from agents.governance.audit import AuditEvent
 from agents.governance.schema import ActionStatus
 from agents.governance.session import GovernanceError, GovernanceSession
-from agents.governance.signatures import SignatureError, statement, verify_statement
-from agents.governance.store import StoredAction, load_action, load_actions, update_action
+from agents.governance.signatures import MAX_CLOCK_SKEW, SignatureError, statement, verify_statement
+from agents.governance.store import StoredAction, load_action, load_actions, update_action, use_signature
 from dagster_project.core.transactions import retry_on_conflict
 
 
@@ -27,10 +30,24 @@ class Signed:
     signature: str
     signed_at: datetime
     statement: dict[str, str | None]
+    reviewer: str = ""
 
     @property
     def audit_inputs(self) -> dict[str, Any]:
         return {"signed": self.statement}
+
+
+def use_once(session: GovernanceSession, signed: Signed, now: datetime) -> None:
+    """Inside the decision's transaction: record the signature as used, or refuse it if it already authorised a
+    decision (a replay, however recent)."""
+    verb, subject = str(signed.statement["verb"]), str(signed.statement["subject"])
+    if not use_signature(
+        session.connection, signed.signature, verb=verb, subject=subject, reviewer=signed.reviewer, now=now
+    ):
+        raise GovernanceError(
+            f"{verb} {subject} by {signed.reviewer} refused: this signature was used already; a signature "
+            "authorises one decision: sign again"
+        )
 
 
 def require_signature(
@@ -53,7 +70,35 @@ def require_signature(
         token = verify_statement(reviewer.current_key, signature, said, reviewer_id, now=now)
     except SignatureError as error:
         raise GovernanceError(f"{verb} {subject_id} by {reviewer_id} refused: {error}") from None
-    return Signed(signature, token.signed_at, said)
+    return Signed(signature, token.signed_at, said, reviewer_id)
+
+
+NOT_SIGNED = "approval not signed by a listed reviewer"
+"""The status detail and audit reasoning of an approved action refused at execution for want of a signature."""
+
+
+def approval_problem(session: GovernanceSession, stored: StoredAction) -> str | None:
+    """Why the approval recorded on `stored` is not a listed reviewer's signature of approving this action as
+    stored (None if it is). Checked at execution: the freshness window does not apply then (a reviewer may
+    approve days before the action runs), only that it was signed no later than the approval was recorded."""
+    who = stored.reviewed_by
+    if not who or stored.review_signature is None or stored.reviewed_at is None:
+        return f"{NOT_SIGNED}: the approval (by {who or 'nobody'}) carries no signature"
+    reviewer = session.registry.reviewer(who)
+    if reviewer is None or session.registry.get(who) is not None:
+        return f"{NOT_SIGNED}: {who} is not a listed human reviewer"
+    if who not in stored.reviewers:
+        return f"{NOT_SIGNED}: {who} is not a reviewer of this action ({', '.join(stored.reviewers) or 'none'})"
+    said = statement("approve", stored.action.action_id, stored.review_comment or "", stored.action)
+    try:
+        token = verify_statement(reviewer.public_keys, stored.review_signature, said, who)
+    except SignatureError as error:
+        return f"{NOT_SIGNED}: {error}"
+    if stored.review_signed_at is not None and token.signed_at != stored.review_signed_at:
+        return f"{NOT_SIGNED}: the signature's moment is not the one recorded with the approval"
+    if token.signed_at > stored.reviewed_at + MAX_CLOCK_SKEW:
+        return f"{NOT_SIGNED}: signed at {token.signed_at:%Y-%m-%d %H:%M:%S}, after the approval was recorded"
+    return None
 
 
 def _reviewer_may_review(session: GovernanceSession, stored: StoredAction, reviewer_id: str) -> None:
@@ -99,6 +144,7 @@ def review(
                 raise GovernanceError(f"no action {action_id}")
             _reviewer_may_review(session, stored, reviewer_id)
             signed = require_signature(session, verb, action_id, reviewer_id, comment, signature, now, stored.action)
+            use_once(session, signed, now)
             if stored.status is ActionStatus.PENDING_APPROVAL and stored.expires_at and stored.expires_at <= now:
                 _expire(session, stored, now)
                 return stored
@@ -111,6 +157,8 @@ def review(
                 reviewed_by=reviewer_id,
                 reviewed_at=now,
                 review_comment=comment,
+                review_signature=signed.signature,
+                review_signed_at=signed.signed_at,
             )
             session.audit(
                 event,

@@ -4,6 +4,10 @@ any action, and verified: the channel state after the undo must equal the state 
 Only this module builds inverses, and the policy engine lets an inverse skip the contact and budget rules only
 with the stored original beside it. The original is claimed inside the transaction, so two rollbacks of one
 action at once undo it (and release its money) once.
+
+Only the agent's owner or a reviewer on one of its approval routes may roll its actions back, and the signature
+that asks for it is used once: a single rollback's in the rollback's own transaction, a window's in a transaction
+that fixes the list of actions it covers, so replaying a window's signature later undoes nothing new.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from agents.actions import ProposedAction
 from agents.governance.audit import AuditEvent
 from agents.governance.facts import rollback_facts
 from agents.governance.policy import Verdict
+from agents.governance.review import Signed, use_once
 from agents.governance.schema import ActionStatus
 from agents.governance.session import GovernanceError, GovernanceSession
 from agents.governance.store import (
@@ -39,6 +44,21 @@ class RollbackResult:
     detail: str
 
 
+def require_may_roll_back(session: GovernanceSession, agent_id: str, by: str) -> None:
+    """Refuse unless `by` is a listed human who owns the agent or reviews one of its approval routes."""
+    session.require_human(by)
+    agent = session.registry.get(agent_id)
+    if agent is None:
+        raise GovernanceError(f"no agent {agent_id!r} in the registry: its actions cannot be rolled back")
+    allowed = [agent.owner, *(r for route in agent.approvals for r in route.reviewers if r != agent.owner)]
+    allowed = list(dict.fromkeys(allowed))
+    if by not in allowed:
+        raise GovernanceError(
+            f"{by} may not roll back {agent_id}'s actions: only its owner ({agent.owner}) or a reviewer on its "
+            f"approval routes ({', '.join(allowed)}) may"
+        )
+
+
 def rollback(
     session: GovernanceSession,
     action_id: str,
@@ -47,11 +67,18 @@ def rollback(
     reason: str,
     now: datetime,
     signature: str | None = None,
+    signed: Signed | None = None,
 ) -> RollbackResult:
     """Undo one executed action through governance and the audit log, and verify the channel state is
-    what it was before the action ran. The caller has verified `signature`; the audit entry keeps it."""
+    what it was before the action ran. The caller has verified the signature (`signed`, used here once, in the
+    rollback's transaction; or a window's, used already); the audit entry keeps it."""
     session.require_human(by)
-    return retry_on_conflict(lambda: _rollback(session, action_id, by, reason, now, signature))
+    listed = load_action(session.connection, action_id)
+    if listed is None:
+        raise GovernanceError(f"no action {action_id}")
+    require_may_roll_back(session, listed.action.agent_id, by)
+    signature = signed.signature if signed is not None else signature
+    return retry_on_conflict(lambda: _rollback(session, action_id, by, reason, now, signature, signed))
 
 
 def _inverse(session: GovernanceSession, stored: StoredAction, by: str, reason: str, now: datetime) -> ProposedAction:
@@ -89,7 +116,13 @@ def _inverse(session: GovernanceSession, stored: StoredAction, by: str, reason: 
 
 
 def _rollback(
-    session: GovernanceSession, action_id: str, by: str, reason: str, now: datetime, signature: str | None
+    session: GovernanceSession,
+    action_id: str,
+    by: str,
+    reason: str,
+    now: datetime,
+    signature: str | None,
+    signed: Signed | None = None,
 ) -> RollbackResult:
     """One attempt: the original read, its inverse built and decided against the stored original, and the
     original claimed (still executed, never undone) inside the transaction before anything is written."""
@@ -103,6 +136,8 @@ def _rollback(
             raise GovernanceError(f"no action {action_id}")
         if _inverse(session, stored, by, reason, now) != inverse:
             raise GovernanceError(f"action {action_id} changed while its rollback was prepared")
+        if signed is not None:
+            use_once(session, signed, now)
         original = stored.action
         decision = session.decide(inverse, now, approved_by=by, rollback=rollback_facts(session.connection, action_id))
         if decision.verdict is not Verdict.ALLOWED:
@@ -160,15 +195,25 @@ def rollback_window(
     reason: str,
     now: datetime,
     signature: str | None = None,
+    signed: Signed | None = None,
 ) -> list[RollbackResult]:
     """Undo every action the agent executed in a time window, newest first; one that cannot be undone is
-    reported and the others still roll back. Each rollback's audit entry keeps the window's `signature`."""
-    session.require_human(by)
-    executed = load_actions(
-        session.connection,
-        "agent_id = ? and status = ? and executed_at between ? and ? and rollback_of is null",
-        [agent_id, ActionStatus.EXECUTED.value, since, until],
-    )
+    reported and the others still roll back. Each rollback's audit entry keeps the window's signature, which
+    (`signed`) is used once, in the transaction that lists the actions it covers."""
+    require_may_roll_back(session, agent_id, by)
+    signature = signed.signature if signed is not None else signature
+
+    def listed() -> list[StoredAction]:
+        with session.transaction(None):
+            if signed is not None:
+                use_once(session, signed, now)
+            return load_actions(
+                session.connection,
+                "agent_id = ? and status = ? and executed_at between ? and ? and rollback_of is null",
+                [agent_id, ActionStatus.EXECUTED.value, since, until],
+            )
+
+    executed = retry_on_conflict(listed)
     executed.sort(key=lambda stored: stored.executed_at or now, reverse=True)
     results = []
     for stored in executed:

@@ -16,6 +16,8 @@ BUDGET_LEDGER_TABLE = "governance.budget_ledger"
 CONTROLS_TABLE = "governance.agent_controls"
 ESCALATIONS_TABLE = "governance.escalations"
 LOCKS_TABLE = "governance.resource_locks"
+USED_SIGNATURES_TABLE = "governance.used_signatures"
+"""Every reviewer signature that authorised a decision, by its sha256: a signature is used once."""
 GLOBAL_CONTROL = "*"
 """The agent_controls row that pauses every agent at once."""
 
@@ -64,6 +66,8 @@ GOVERNANCE_DDL = (
         reviewed_by varchar,
         reviewed_at timestamp,
         review_comment varchar,
+        review_signature varchar,
+        review_signed_at timestamp,
         executed_at timestamp,
         state_before json,
         state_after json,
@@ -109,8 +113,23 @@ GOVERNANCE_DDL = (
     )
     """,
     f"create table if not exists {LOCKS_TABLE} (resource varchar primary key, version bigint not null)",
+    f"""
+    create table if not exists {USED_SIGNATURES_TABLE} (
+        signature_sha256 varchar primary key,
+        verb varchar not null,
+        subject varchar not null,
+        reviewer varchar not null,
+        used_at timestamp not null
+    )
+    """,
 )
 """Each governance table (and the id sequence it draws from, just before it), in creation order."""
+ADDED_COLUMNS = (
+    (ACTIONS_TABLE, "review_signature", "varchar"),
+    (ACTIONS_TABLE, "review_signed_at", "timestamp"),
+)
+"""Columns added after a table was first created: an older warehouse gets them (null) when a session opens it.
+`review_signature` is the reviewer's signature of the approval, re-verified before the action executes."""
 
 
 def ensure_governance_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -118,3 +137,11 @@ def ensure_governance_tables(connection: duckdb.DuckDBPyConnection) -> None:
     ensure_suppression_list(connection)
     for statement in GOVERNANCE_DDL:
         connection.execute(statement)
+    for table, column, column_type in ADDED_COLUMNS:
+        schema_name, table_name = table.split(".")
+        present = connection.execute(
+            "select 1 from duckdb_columns() where schema_name = ? and table_name = ? and column_name = ?",
+            [schema_name, table_name, column],
+        ).fetchone()
+        if present is None:
+            connection.execute(f"alter table {table} add column if not exists {column} {column_type}")

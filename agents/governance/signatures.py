@@ -173,6 +173,16 @@ def parse_token(token: str) -> SignatureToken:
     return SignatureToken(signed_at, signature)
 
 
+def signature_fingerprint(token: str) -> str:
+    """The sha256 of the raw signature a token carries, however its base64 is written (padding, spare bits),
+    so one signature is recognised as used whichever way it is pasted again."""
+    try:
+        raw = parse_token(token).signature
+    except SignatureError:
+        raw = token.strip().encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
 def verify_statement(
     public_keys: tuple[str, ...],
     token: str,

@@ -26,8 +26,10 @@ from agents.governance.schema import (
     CONTROLS_TABLE,
     ESCALATIONS_TABLE,
     LOCKS_TABLE,
+    USED_SIGNATURES_TABLE,
     ActionStatus,
 )
+from agents.governance.signatures import signature_fingerprint
 from dagster_project.core.suppression import SUPPRESSION_TABLE, email_fingerprint
 
 
@@ -169,6 +171,9 @@ class StoredAction:
     state_after: dict[str, Any] | None
     rolled_back_by: str | None
     status_detail: str | None
+    review_signature: str | None = None
+    """The reviewer's signature of the approval (or rejection), kept so execution can verify it again."""
+    review_signed_at: datetime | None = None
 
 
 def load_action(connection: duckdb.DuckDBPyConnection, action_id: str) -> StoredAction | None:
@@ -224,6 +229,8 @@ def load_actions(
                 state_after=json.loads(row["state_after"]) if row["state_after"] else None,
                 rolled_back_by=row["rolled_back_by"],
                 status_detail=row["status_detail"],
+                review_signature=row.get("review_signature"),
+                review_signed_at=row.get("review_signed_at"),
             )
         )
     return stored
@@ -280,6 +287,21 @@ def _check_reversal(connection: duckdb.DuckDBPyConnection, inverse: ProposedActi
     ).fetchone()
     if already is not None:
         raise LedgerError(f"{inverse.action_id}: the reversal of {inverse.rollback_of} is booked already")
+
+
+def use_signature(
+    connection: duckdb.DuckDBPyConnection, signature: str, *, verb: str, subject: str, reviewer: str, now: datetime
+) -> bool:
+    """Record, inside the caller's transaction, that `signature` authorised a decision; False if it already
+    had (a replay). Two transactions using one signature at once conflict on the row: the loser retries and
+    finds it used."""
+    return bool(
+        connection.execute(
+            f"insert into {USED_SIGNATURES_TABLE} values (?, ?, ?, ?, ?) on conflict (signature_sha256) do nothing "
+            "returning 1",
+            [signature_fingerprint(signature), verb, subject, reviewer, now],
+        ).fetchall()
+    )
 
 
 def set_pause(

@@ -76,7 +76,7 @@ def _boost(account: int) -> ProposedAction:
         channel="linkedin",
         person_id=None,
         account_id=f"a{account}",
-        payload={"amount": 100.0},
+        payload={"daily_budget_change": 100.0},
         reasoning="test",
         inputs={},
         inverse={},
