@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_EXACT_INT = 2**53
+"""The largest integer a float holds exactly: an int beyond it is not an amount of money the ledger can book."""
 
 
 def idempotency_key(*parts: str) -> str:
     """A stable key for one intended effect, so a retry or a re-run never sends it twice."""
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def is_amount(value: object) -> bool:
+    """A real number money may be: a float (finite or not: the budget rules deny the non-finite) or an int a float
+    holds exactly. Never a bool, a str, a Decimal or an int too large to convert."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return True
+    return isinstance(value, int) and abs(value) <= MAX_EXACT_INT
+
+
+def committed_spend(amounts: Iterable[object]) -> float:
+    """The money a set of proposals commits: the finite, positive amounts; anything else adds nothing."""
+    return sum(
+        (float(amount) for amount in amounts if is_amount(amount) and math.isfinite(amount) and amount > 0),  # type: ignore[arg-type]
+        0.0,
+    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import duckdb
 from agents.actions import ProposedAction
 from agents.config import AgentDefinition, PolicySet, RolloutPlan
 from agents.governance.anomaly import RunBehaviour
+from agents.governance.audit import AuditEvent
+from agents.governance.audit_schema import AUDIT_TABLE
 from agents.governance.policy import (
     AccountFacts,
     AgentState,
@@ -234,25 +236,47 @@ def agent_state(
 def run_history(connection: duckdb.DuckDBPyConnection, agent_id: str, current_run_id: str) -> list[RunBehaviour]:
     """The agent's earlier runs, oldest first, as the anomaly detector's baseline: not the run being judged, and
     not what the kill switch denied (the effect of a pause, not the agent's behaviour)."""
+    return list(_runs(connection, agent_id, current_run_id, current=False).values())
+
+
+def run_so_far(connection: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> RunBehaviour:
+    """What the run already recorded for the agent (counted as its baseline runs are), so the detector judges the
+    whole run, not only the proposals of one call."""
+    return _runs(connection, agent_id, run_id, current=True).get(run_id, RunBehaviour(0, 0.0, 0, {}))
+
+
+def anomaly_paused_in_run(connection: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> bool:
+    """Whether the anomaly detector already paused the agent for this run: a run is paused for at most once."""
+    row = connection.execute(
+        f"select 1 from {AUDIT_TABLE} where event = ? and agent_id = ? and run_id = ? limit 1",
+        [AuditEvent.ANOMALY, agent_id, run_id],
+    ).fetchone()
+    return row is not None
+
+
+def _runs(
+    connection: duckdb.DuckDBPyConnection, agent_id: str, run_id: str, *, current: bool
+) -> dict[str, RunBehaviour]:
+    """The agent's runs by run id, oldest first: only `run_id` when `current`, else every run but it."""
     rows = connection.execute(
         f"""
         select run_id, channel, count(*), sum(case when isfinite(spend) and spend > 0 then spend else 0 end),
             count(case when verdict in ('denied', 'escalated') then 1 end), min(proposed_at) as started
         from {ACTIONS_TABLE}
-        where agent_id = ? and rollback_of is null and run_id <> ?
+        where agent_id = ? and rollback_of is null and (run_id = ?) = ?
             and not json_contains(rules, '{{"rule_id": "kill_switch", "verdict": "denied"}}')
         group by run_id, channel
         order by started, run_id
         """,
-        [agent_id, current_run_id],
+        [agent_id, run_id, current],
     ).fetchall()
     runs: dict[str, RunBehaviour] = {}
-    for run_id, channel, count, spend, denied, _ in rows:
-        earlier = runs.get(run_id, RunBehaviour(0, 0.0, 0, {}))
-        runs[run_id] = RunBehaviour(
+    for run, channel, count, spend, denied, _ in rows:
+        earlier = runs.get(run, RunBehaviour(0, 0.0, 0, {}))
+        runs[run] = RunBehaviour(
             actions=earlier.actions + int(count),
             spend=earlier.spend + float(spend or 0),
             denied=earlier.denied + int(denied),
             channels={**earlier.channels, channel: int(count)},
         )
-    return list(runs.values())
+    return runs

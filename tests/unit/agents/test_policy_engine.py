@@ -362,7 +362,9 @@ def test_a_scheduled_first_step_is_judged_at_the_governors_hour_not_when_it_exec
     the send-time model's 09:00, or the policy's default 10:00 without one."""
     modelled = context(now=berlin(22), contact=contact(recommended_send_hour=9))
 
-    with_model = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": 9}), modelled, registry, policies)
+    with_model = decide(
+        enrol(payload={"sequence_id": "evaluation-guide", "send_at_local_hour": 9}), modelled, registry, policies
+    )
     by_default = decide(enrol(), context(now=berlin(22)), registry, policies)
 
     assert with_model.verdict is Verdict.ALLOWED
@@ -378,7 +380,7 @@ def test_quiet_hours_never_trust_the_agents_own_send_hour(registry, policies, cl
     """Finding 11: an agent naming any hour but the governor's (a 03:00 that lands in the night, an hour the
     send-time model does not give, a string) is denied."""
     decision = decide(
-        enrol(payload={"sequence_id": "s", "send_at_local_hour": claimed}),
+        enrol(payload={"sequence_id": "evaluation-guide", "send_at_local_hour": claimed}),
         context(contact=contact(recommended_send_hour=recommended)),
         registry,
         policies,
@@ -394,7 +396,7 @@ def test_quiet_hours_never_trust_the_agents_own_send_hour(registry, policies, cl
 
 def test_a_send_time_model_hour_inside_quiet_hours_is_denied(registry, policies) -> None:
     decision = decide(
-        enrol(payload={"sequence_id": "s", "send_at_local_hour": 22}),
+        enrol(payload={"sequence_id": "evaluation-guide", "send_at_local_hour": 22}),
         context(contact=contact(recommended_send_hour=22)),
         registry,
         policies,
@@ -430,7 +432,9 @@ def test_quiet_hours_skip_channels_they_do_not_cover(registry, policies) -> None
         update={"quiet_hours": QuietHours(start_hour=0, end_hour=1, channels=("email",), default_send_hour=3)}
     )
 
-    decision = decide(enrol(payload={"sequence_id": "s", "send_at_local_hour": 3}), context(), registry, email_only)
+    decision = decide(
+        enrol(payload={"sequence_id": "evaluation-guide", "send_at_local_hour": 3}), context(), registry, email_only
+    )
 
     assert decision.verdict is Verdict.ALLOWED
     assert rule(decision, "quiet_hours").reason == "no quiet hours on this channel"
@@ -443,8 +447,106 @@ def test_a_campaign_outside_the_agents_budget_scope_is_denied(registry, policies
     decision = decide(budget_change(100.0, campaign_id="cmp_brand_99"), context(contact=None), registry, policies)
 
     assert decision.verdict is Verdict.DENIED
-    assert fired_ids(decision) == ["budget.scope"]
+    assert fired_ids(decision) == ["catalogue.campaign", "budget.scope"]
     assert "cmp_brand_99" in rule(decision, "budget.scope").reason
+    assert "'cmp_brand_99' is not a known campaign" in rule(decision, "catalogue.campaign").reason
+
+
+def _ads_scoped_to(registry: AgentRegistry, *campaigns: str) -> AgentRegistry:
+    return registry.model_copy(
+        update={
+            "agents": tuple(
+                agent.model_copy(
+                    update={"budget_scope": agent.budget_scope.model_copy(update={"campaigns": campaigns})}
+                )
+                if agent.budget_scope
+                else agent
+                for agent in registry.agents
+            )
+        }
+    )
+
+
+@pytest.mark.parametrize("spend", [0.0, 0, 100.0])
+def test_the_budget_scope_holds_whatever_the_amount(registry, policies, spend) -> None:
+    """A budget change of nothing on a campaign outside the agent's scope used to pass every budget rule."""
+    narrow = _ads_scoped_to(registry, "cmp_linkedin_01")
+
+    decision = decide(budget_change(spend, campaign_id="cmp_linkedin_02"), context(contact=None), narrow, policies)
+    inside = decide(budget_change(spend), context(contact=None), narrow, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["budget.scope"]
+    assert "account_ads_agent has no budget scope on cmp_linkedin_02" in rule(decision, "budget.scope").reason
+    assert inside.verdict is Verdict.ALLOWED
+
+
+def test_a_zero_budget_change_telling_the_channel_a_million_on_another_channels_campaign_is_denied(
+    registry, policies
+) -> None:
+    """The reproduction: spend 0 on cmp_google_01 from the LinkedIn adapter, payload a million."""
+    action = budget_change(0.0, campaign_id="cmp_google_01", payload={"daily_budget_change": 1_000_000})
+
+    decision = decide(action, context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["catalogue.campaign", "budget.payload_amount", "budget.scope"]
+    assert rule(decision, "catalogue.campaign").reason == "cmp_google_01 runs on google, not linkedin"
+
+
+@pytest.mark.parametrize(("spend", "told"), [(1.0, 1_000_000), (100.0, 100.01), (0.0, 1), (100.0, -100.0)])
+def test_a_budget_change_whose_payload_names_other_money_than_its_spend_is_denied(
+    registry, policies, spend, told
+) -> None:
+    decision = decide(
+        budget_change(spend, payload={"daily_budget_change": told}), context(contact=None), registry, policies
+    )
+    approved = decide(
+        budget_change(spend, payload={"daily_budget_change": told}),
+        context(contact=None, approved_by="priya.natarajan"),
+        registry,
+        policies,
+    )
+
+    assert decision.verdict is Verdict.DENIED and approved.verdict is Verdict.DENIED
+    assert fired_ids(decision) == ["budget.payload_amount"]
+    assert f"daily_budget_change {told!r} and the spend {spend!r} judged differ" in (
+        rule(decision, "budget.payload_amount").reason
+    )
+
+
+def test_a_budget_change_whose_payload_names_its_spend_exactly_passes(registry, policies) -> None:
+    decision = decide(
+        budget_change(700.0, payload={"daily_budget_change": 700}), context(contact=None), registry, policies
+    )
+
+    assert decision.verdict is Verdict.ALLOWED
+    assert rule(decision, "budget.payload_amount").verdict is Verdict.ALLOWED
+
+
+@pytest.mark.parametrize("sequence", ["not-a-sequence", "Evaluation-Guide", ""])
+def test_an_enrolment_in_a_sequence_not_in_the_catalogue_is_denied(registry, policies, sequence) -> None:
+    decision = decide(enrol(payload={"sequence_id": sequence, "send_at_local_hour": 10}), context(), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    fired = "proposal.malformed" if sequence == "" else "catalogue.sequence"
+    assert fired_ids(decision) == [fired]
+    if sequence:
+        assert f"{sequence!r} is not a known sequence" in rule(decision, "catalogue.sequence").reason
+
+
+def test_an_enrolment_in_a_known_sequence_passes_the_catalogue(registry, policies) -> None:
+    decision = decide(enrol(), context(), registry, policies)
+
+    assert decision.verdict is Verdict.ALLOWED
+    assert rule(decision, "catalogue.sequence").reason == "evaluation-guide is a known sequence"
+
+
+def test_a_creative_on_a_campaign_not_in_the_catalogue_is_denied(registry, policies) -> None:
+    decision = decide(creative(campaign_id="cmp_brand_99"), context(contact=None), registry, policies)
+
+    assert decision.verdict is Verdict.DENIED
+    assert "catalogue.campaign" in fired_ids(decision)
 
 
 def test_a_change_above_the_agents_per_action_limit_is_denied(registry, policies) -> None:
@@ -802,7 +904,10 @@ def boost_original(booked: float = 1400.0) -> RollbackFacts:
 
 
 def revert(spend: float) -> ProposedAction:
-    return budget_change(spend, action_type="revert_campaign_budget", rollback_of=ORIGINAL)
+    """The inverse of a boost as `rollbacks._inverse` builds it: its payload names what it undoes."""
+    return budget_change(
+        spend, action_type="revert_campaign_budget", rollback_of=ORIGINAL, payload={"undoes": "adjust_campaign_budget"}
+    )
 
 
 def test_a_proposal_that_names_itself_a_rollback_is_denied_as_forged(registry, policies) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from agents.governance.anomaly import RunBehaviour, detect_anomalies
 from agents.governance.facts import agent_state, pause_state, rollout_phase, run_history
 from agents.governance.governor import Governor
 from agents.governance.interventions import ANOMALY_DETECTOR
+from dagster_project.core.check_results import CheckOutcome, record_check_result
 from dagster_project.core.settings import REPO_ROOT
 from tests.signing import signed_config
 
@@ -56,6 +58,11 @@ def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     )
     connection.execute("create table marts.dim_account (account_id varchar, tier integer, industry varchar)")
     connection.execute("insert into marts.dim_account select 'a' || i, 1, 'saas' from range(40) t(i)")
+    for check_name in ("dim_person_expectations", "dim_person_freshness"):
+        # The agents' required checks vouch for the hand-built marts (the governor re-reads them at submit).
+        record_check_result(
+            connection, CheckOutcome(check_name, "marts/dim_person", True, NOW - timedelta(days=30), (), "build")
+        )
     yield connection
     connection.close()
 
@@ -67,7 +74,7 @@ def _budget_change(account: int, trigger: str) -> ProposedAction:
         channel="linkedin",
         person_id=None,
         account_id=f"a{account}",
-        payload={},
+        payload={"daily_budget_change": 100.0},
         reasoning="test",
         inputs={},
         inverse={},
@@ -216,3 +223,67 @@ def test_anomalies_need_a_baseline_and_look_at_every_behaviour() -> None:
     assert detect_anomalies(RunBehaviour(20, 1000.0, 2, {"linkedin": 20}), usual, policy) == []
     findings = {f.metric for f in detect_anomalies(runaway, usual, policy)}
     assert findings == {"action_volume", "spend_rate", "denial_rate", "channel_mix"}
+
+
+def _ghost_enrolment(index: int, run: str) -> ProposedAction:
+    """An enrolment of a person not in the profile: denied (consent.contactable)."""
+    return replace(_enrolment(index, f"{run}-{index}"), person_id=f"ghost-{run}-{index}")
+
+
+def _usual_sdr_runs(warehouse: duckdb.DuckDBPyConnection, registry: AgentRegistry, policies) -> None:
+    """Six ordinary runs of five enrolments, one of them denied."""
+    warehouse.execute("update marts.dim_person set has_unsubscribed = true where cast(person_id[2:] as integer) >= 30")
+    allowed, unsubscribed = iter(range(30)), iter(range(30, 40))
+    for run in range(6):
+        people = [next(allowed) for _ in range(4)] + [next(unsubscribed)]
+        Governor(warehouse, registry, policies, f"usual-{run}").submit(
+            [_enrolment(person, f"usual-{run}-{person}") for person in people], NOW - timedelta(days=6 - run)
+        )
+
+
+def _anomalies(warehouse: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    (count,) = warehouse.execute(
+        "select count(*) from audit.audit_log where event = 'anomaly_detected' and run_id = ?", [run_id]
+    ).fetchone()
+    return count
+
+
+def test_a_runaway_split_into_many_small_calls_is_judged_as_one_run(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The reproduction of B8: 20 calls of five denied enrolments in one run never paused the agent, while one
+    call of 100 did. The detector now judges the run so far, so the fourth call (20 actions, all denied) pauses."""
+    registry, policies = _graduated(load_agent_registry(REPO_ROOT / "config")), load_policies(REPO_ROOT / "config")
+    _usual_sdr_runs(warehouse, registry, policies)
+    governor = Governor(warehouse, registry, policies, "runaway")
+    actions = [_ghost_enrolment(index, "runaway") for index in range(100)]
+
+    calls = [governor.submit(actions[start : start + 5], NOW) for start in range(0, 100, 5)]
+
+    pause = pause_state(warehouse, "sdr_sequence_agent")
+    assert pause.paused and pause.changed_by == ANOMALY_DETECTOR
+    assert "20 of the run's 20 actions denied" in pause.reason
+    assert _anomalies(warehouse, "runaway") == 1
+    fired = [[{r.rule_id for r in record.decision.fired} for record in call] for call in calls]
+    assert all("kill_switch" not in rules for call in fired[:3] for rules in call)
+    assert all("kill_switch" in rules for call in fired[3:] for rules in call)
+    # The baseline still leaves out the run being judged.
+    assert [run.actions for run in run_history(warehouse, "sdr_sequence_agent", "runaway")] == [5] * 6
+
+
+def test_a_run_is_paused_at_most_once_even_after_a_resume(warehouse: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    reviewers = signed_config(tmp_path / "config")
+    registry, policies = _graduated(load_agent_registry(tmp_path / "config")), load_policies(tmp_path / "config")
+    _usual_sdr_runs(warehouse, registry, policies)
+    governor = Governor(warehouse, registry, policies, "runaway")
+    governor.submit([_ghost_enrolment(index, "first") for index in range(20)], NOW)
+    assert pause_state(warehouse, "sdr_sequence_agent").paused
+
+    resumed_at = NOW + timedelta(minutes=5)
+    signature = reviewers.switch(False, "sdr_sequence_agent", "priya.natarajan", "looked at it", resumed_at)
+    governor.resume(
+        "sdr_sequence_agent", by="priya.natarajan", reason="looked at it", now=resumed_at, signature=signature
+    )
+    records = governor.submit([_ghost_enrolment(index, "second") for index in range(5)], resumed_at)
+
+    assert not pause_state(warehouse, "sdr_sequence_agent").paused
+    assert _anomalies(warehouse, "runaway") == 1
+    assert all("kill_switch" not in {r.rule_id for r in record.decision.fired} for record in records)
