@@ -198,21 +198,27 @@ def log_problems(checkpoints: list[Checkpoint], hash_at: Mapping[int, str], last
 
 
 def _head(connection: duckdb.DuckDBPyConnection) -> tuple[int, str]:
-    """The log's last entry as (seq, hash), after checking its MAC and the chain head agree with it."""
+    """The log's last entry as (seq, hash), after checking its MAC and the chain head agree with it. One
+    statement reads both, so an appender committing meanwhile cannot make them seem to disagree."""
     if not table_exists(connection, AUDIT_TABLE):
         return 0, GENESIS_HASH
     row = connection.execute(
-        f"select seq, entry_hash, entry_mac from {AUDIT_TABLE} order by seq desc limit 1"
+        f"""
+        select last.seq, last.entry_hash, last.entry_mac, head.seq, head.entry_hash
+        from (select seq, entry_hash, entry_mac from {AUDIT_TABLE} order by seq desc limit 1) as last
+        left join {CHAIN_HEAD_TABLE} as head on head.id = 1
+        """
     ).fetchone()
     if row is None:
         return 0, GENESIS_HASH
-    seq, hash_, mac = row
+    seq, hash_, mac, head_seq, head_hash = row
     key = chain_key(connection)
     if key is None or mac != entry_mac(key, hash_):
         raise AuditAnchorError(f"audit entry {seq} has no valid MAC under the chain key: not signing it")
-    head = connection.execute(f"select seq, entry_hash from {CHAIN_HEAD_TABLE} where id = 1").fetchone()
-    if head != (seq, hash_):
-        raise AuditAnchorError(f"the chain head {head} does not point at the last entry {seq}: not signing it")
+    if (head_seq, head_hash) != (seq, hash_):
+        raise AuditAnchorError(
+            f"the chain head {(head_seq, head_hash)} does not point at the last entry {seq}: not signing it"
+        )
     return int(seq), str(hash_)
 
 

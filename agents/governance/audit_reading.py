@@ -11,7 +11,6 @@ the checkpoints or the key.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,7 @@ from agents.adapters.sandbox import (
     HANDOFFS_TABLE,
     ExecutionOutcome,
 )
-from agents.config import AgentRegistry, load_agent_registry
+from agents.config import AgentRegistry
 from agents.governance.audit import AuditEvent
 from agents.governance.audit_anchors import (
     Checkpoint,
@@ -54,8 +53,6 @@ from agents.governance.audit_subjects import subject_ref
 from agents.governance.interventions import ANOMALY_DETECTOR
 from agents.governance.schema import ACTIONS_TABLE, BUDGET_LEDGER_TABLE, CONTROLS_TABLE
 from agents.governance.signatures import MAX_CLOCK_SKEW, SignatureError, verify_statement
-from dagster_project.core.config_files import ConfigError
-from dagster_project.core.settings import CONFIG_DIR_ENV
 from dagster_project.core.warehouse import table_exists
 
 EXECUTION_OUTCOMES = frozenset(outcome.value for outcome in ExecutionOutcome)
@@ -338,25 +335,13 @@ def _unsigned(
     return findings
 
 
-def configured_registry() -> AgentRegistry | None:
-    """The registry of `$SURGEWISE_CONFIG_DIR`, whose public keys verify the signatures; None if unset or invalid."""
-    directory = os.environ.get(CONFIG_DIR_ENV)
-    if not directory:
-        return None
-    try:
-        return load_agent_registry(Path(directory))
-    except (ConfigError, OSError, ValueError):
-        return None
-
-
 def verify_chain(
     connection: duckdb.DuckDBPyConnection, *, anchors: Path | None = None, registry: AgentRegistry | None = None
 ) -> ChainReport:
     """Recompute every hash and MAC in chain order, compare the end of the chain with its head and with every
     signed checkpoint (`anchors`, default `$SURGEWISE_AUDIT_ANCHOR_DIR`), and look for governance effects the
-    log does not account for, reviewer signatures included (checked with `registry`'s keys, default
-    `$SURGEWISE_CONFIG_DIR`'s; with neither, only that each signature is there)."""
-    registry = registry or configured_registry()
+    log does not account for, reviewer signatures included (checked with `registry`'s keys; without one, only
+    that each signature is there)."""
     records = _records(connection)
     key = chain_key(connection)
     count, last_seq, hashes, problems = _check_links(records, key)

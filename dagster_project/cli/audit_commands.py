@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dagster_project.cli.console import command_warehouse, make_console
+from dagster_project.cli.governance_support import configured_registry
 from dagster_project.core.clock import utc_now
 from dagster_project.core.settings import DATA_DIR_ENV, env_path
 
@@ -104,7 +105,7 @@ def verify_command(
         source = str(file)
     else:
         with command_warehouse(console, read_only=True) as connection:
-            report = verify_chain(connection, anchors=anchors)
+            report = verify_chain(connection, anchors=anchors, registry=configured_registry())
         source = "the warehouse"
     if not report.ok:
         _print_problems(console, report, source)
@@ -140,7 +141,7 @@ def export_command(
     output = output or env_path(DATA_DIR_ENV) / EXPORT_NAME
     with command_warehouse(console, read_only=True) as connection:
         count = export_jsonl(connection, output)
-        report = verify_chain(connection)
+        report = verify_chain(connection, registry=configured_registry())
         anchors_dir = anchor_dir(connection)
     console.print(f"Exported {count:,} audit entries to {output}.", highlight=False)
     if not report.ok:

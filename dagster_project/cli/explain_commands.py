@@ -24,6 +24,7 @@ from dagster_project.cli.governance_support import (
     SHORT_ID,
     ActionKey,
     cell,
+    configured_registry,
     fail,
     resolve_action_id,
     spend_cell,
@@ -204,7 +205,7 @@ def explain_action(action_id: ActionKey) -> None:
         if stored is None:
             fail(console, f"no action {action_id!r}", "Unknown action")
         entries = _audit_entries(connection, stored.action.action_id)
-        chain = verify_chain(connection)
+        chain = verify_chain(connection, registry=configured_registry())
     action = stored.action
     detail = f": {escape(stored.status_detail)}" if stored.status_detail else ""
     console.print(f"[bold]Action {action.action_id}[/bold] is {styled(stored.status.value)}{detail}", highlight=False)

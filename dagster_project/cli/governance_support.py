@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agents.actions import ProposedAction
-from agents.config import AgentDefinition, AgentRegistry, PolicySet, load_governance_config
+from agents.config import AgentDefinition, AgentRegistry, PolicySet, load_agent_registry, load_governance_config
 from agents.governance.governor import Governor
 from agents.governance.schema import ACTIONS_TABLE
 from agents.governance.session import GovernanceError
@@ -197,3 +197,12 @@ def parse_moment(value: str, option: str) -> datetime:
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not an ISO date or time", param_hint=option) from None
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def configured_registry() -> AgentRegistry | None:
+    """The registry of `$SURGEWISE_CONFIG_DIR`, whose public keys verify the audit log's signatures; None when it
+    does not load (verification then reports that signatures were only found, not checked)."""
+    try:
+        return load_agent_registry(env_path(CONFIG_DIR_ENV))
+    except (ConfigError, OSError, ValueError):
+        return None

@@ -64,9 +64,10 @@ def agent_governance(
         "edited, deleted, reordered or cut-off entry, or an executed action with no entry, fails the check."
     ),
 )
-def audit_chain_intact(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+def audit_chain_intact(warehouse: DuckDBWarehouse, surgewise_config: SurgewiseConfig) -> dg.AssetCheckResult:
+    registry = surgewise_config.agent_registry()
     with warehouse.connect(read_only=True) as connection:
-        report = audit_reading.verify_chain(connection)
+        report = audit_reading.verify_chain(connection, registry=registry)
     return dg.AssetCheckResult(
         passed=report.ok,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -635,8 +635,9 @@ def assert_within_frequency_caps(connection: duckdb.DuckDBPyConnection, policies
                 assert count <= across.max_actions, f"{person_id}: {count} actions in {across.window_days}d to {at}"
 
 
-def assert_chain_intact(connection: duckdb.DuckDBPyConnection) -> None:
-    report = audit_reading.verify_chain(connection)
+def assert_chain_intact(w: World) -> None:
+    """Hashes, MACs, checkpoints, and every reviewer's signature checked against the world's own keys."""
+    report = audit_reading.verify_chain(w.connection, registry=w.registry)
     assert report.ok, report.describe()
 
 
@@ -692,7 +693,7 @@ def test_no_interleaving_of_runs_overspends_a_budget_cap(
         for step in steps:
             w.apply(step)
             assert_within_budget_caps(w.connection, registry, policies)
-        assert_chain_intact(w.connection)
+        assert_chain_intact(w)
         report_coverage(w)
 
 
@@ -738,7 +739,7 @@ def _run_threads(configs: ConfigVariants, plans: list[list[tuple[str, int, float
             thread.join(timeout=60)
         assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
         assert_within_budget_caps(w.connection, registry, policies)
-        assert_chain_intact(w.connection)
+        assert_chain_intact(w)
     return errors
 
 
@@ -833,7 +834,7 @@ def test_concurrent_executions_and_rollbacks_book_each_approval_once(configs: Co
                 assert json.loads(state[1]) == {"budget_change_active": False, "creative_live": False}
             if state[0] == "rolled_back":
                 event("an approval executed and was rolled back by racing threads")
-        assert_chain_intact(w.connection)
+        assert_chain_intact(w)
 
 
 # --- c. frequency caps --------------------------------------------------------------------------------------
