@@ -31,7 +31,8 @@ from agents.governance.audit import AuditEvent
 from agents.governance.execution import STATUS_BY_VERDICT, escalate_distress, execute
 from agents.governance.facts import anomaly_paused_in_run, pause_state, run_history, run_so_far
 from agents.governance.interventions import pause_on_anomaly
-from agents.governance.policy import MAX_JSON_DEPTH, OPTIONAL_IDS, PolicyDecision, Verdict, describe, malformed_decision
+from agents.governance.policy import PolicyDecision, Verdict, malformed_decision
+from agents.governance.proposal_shape import MAX_JSON_DEPTH, OPTIONAL_IDS, describe
 from agents.governance.schema import ActionStatus
 from agents.governance.session import ActionRecord, GovernanceSession
 from agents.governance.store import action_exists, load_action, record_action

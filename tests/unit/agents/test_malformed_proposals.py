@@ -17,7 +17,8 @@ import pytest
 from agents.actions import ProposedAction, committed_spend
 from agents.config import AgentRegistry, load_agent_registry, load_policies
 from agents.governance.governor import Governor
-from agents.governance.policy import ActionContext, Verdict, decide, malformed
+from agents.governance.policy import ActionContext, Verdict, decide
+from agents.governance.proposal_shape import malformed
 from dagster_project.core.check_results import CheckOutcome, record_check_result
 from dagster_project.core.settings import REPO_ROOT
 
