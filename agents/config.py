@@ -305,15 +305,19 @@ class DistressPolicy(StrictModel):
     max_complaint_events: int = Field(default=0, ge=0)
 
 
+MAX_ANOMALY_RATIO = 100.0
+"""A volume or spend ratio above this would switch its rule off in all but name, so config may not set one."""
+
+
 class AnomalyPolicy(StrictModel):
     """An agent run is compared with the agent's trailing runs; a breach pauses the agent."""
 
     trailing_runs: int = Field(default=20, ge=1)
     min_baseline_runs: int = Field(default=5, ge=1)
-    max_volume_ratio: float = Field(default=3.0, gt=1)
+    max_volume_ratio: float = Field(default=3.0, gt=1, le=MAX_ANOMALY_RATIO)
     min_volume: int = Field(default=10, ge=1)
     """A run smaller than this is never an anomaly by volume, however quiet the baseline."""
-    max_spend_ratio: float = Field(default=3.0, gt=1)
+    max_spend_ratio: float = Field(default=3.0, gt=1, le=MAX_ANOMALY_RATIO)
     min_spend: float = Field(default=1000.0, ge=0)
     max_denial_rate_increase: float = Field(default=0.5, gt=0, le=1)
     max_channel_mix_shift: float = Field(default=0.5, gt=0, le=1)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from agents.adapters.sandbox import sandbox_adapters
-from agents.config import load_agent_registry, load_governance_config, load_policies, load_surge_rules
+from agents.config import AnomalyPolicy, load_agent_registry, load_governance_config, load_policies, load_surge_rules
 from agents.specialists.sdr_sequence import FIRST_STEP_COPY, SEQUENCE_BY_SENIORITY
 from dagster_project.core.config_files import ConfigError
 from dagster_project.core.settings import REPO_ROOT
@@ -250,3 +250,9 @@ def test_a_malformed_public_key_is_refused(tmp_path: Path) -> None:
     path = _edit(config, "agents.yaml", key, "ed25519-not-a-key")
 
     assert "reviewers[dana.reyes].public_keys" in _refusal(config, path)
+
+
+@pytest.mark.parametrize("field", ["max_volume_ratio", "max_spend_ratio"])
+def test_an_anomaly_ratio_that_switches_its_rule_off_is_refused(field: str) -> None:
+    with pytest.raises(ValueError, match="less than or equal to 100"):
+        AnomalyPolicy(**{field: 1e300})
