@@ -18,7 +18,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from agents.adapters.webhook import DeliveryReport, deliver_pending, load_webhook_config
 from agents.config import load_agent_registry, load_surge_rules
+from dagster_project.core.clock import utc_now
 from dagster_project.core.settings import CONFIG_DIR_ENV, DUCKDB_PATH_ENV, MODEL_REGISTRY_DIR_ENV, env_path
 from dagster_project.core.warehouse import open_warehouse
 from dagster_project.lib.jobs_in_process import (
@@ -90,7 +92,21 @@ def run_approved_actions(defs: dg.Definitions, instance: dg.DagsterInstance) -> 
 
 def _fail_dead_runs(instance: dg.DagsterInstance, on_stage: Callable[[str], None]) -> list[str]:
     on_stage("Failing runs a crashed process left unfinished")
-    return fail_dead_runs(instance)
+    stale = fail_dead_runs(instance)
+    on_stage("Reconciling webhook deliveries a crashed process left in flight")
+    reconcile_deliveries(env_path(DUCKDB_PATH_ENV), env_path(CONFIG_DIR_ENV))
+    return stale
+
+
+def reconcile_deliveries(duckdb_path: Path, config_dir: Path) -> DeliveryReport:
+    """Before anything else runs, send what a crashed process left in the webhook outbox: pending rows, and rows
+    it claimed but never booked (again, with the same idempotency key, once their lease lapsed). A delivery the
+    receiver confirmed is never sent again."""
+    config = load_webhook_config(config_dir)
+    if not config.endpoints:
+        return DeliveryReport()
+    with open_warehouse(duckdb_path) as connection:
+        return deliver_pending(connection, utc_now(), config=config)
 
 
 def run_main_job(

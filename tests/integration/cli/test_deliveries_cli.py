@@ -107,3 +107,42 @@ def test_list_without_a_warehouse_says_so(tmp_path: Path) -> None:
     with surgewise_environment(tmp_path / "empty"):
         result = _cli("list")
     assert result.exit_code == 1 and "No warehouse" in result.output
+
+
+def test_the_main_run_first_resends_what_a_crashed_process_left_in_flight(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery the receiver booked but whose answer a crash never recorded is sent again at the next run's
+    start with the same key (booked once), and a delivered one is never sent again."""
+    from agents.adapters import webhook
+    from dagster_project.run.driver import reconcile_deliveries
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config_dir)
+    config = webhook_config(receiver)
+    (config_dir / "webhooks.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    warehouse = tmp_path / "warehouse.duckdb"
+    action = enrolment("p1")
+    with open_warehouse(warehouse) as connection:
+        with transaction(connection):
+            WebhookAdapter(connection, config.endpoints[0]).execute(action, T0)
+
+        class Crash(BaseException):
+            pass
+
+        def crash(*args: object) -> None:
+            raise Crash
+
+        monkeypatch.setattr(webhook, "_book", crash)
+        with pytest.raises(Crash):
+            deliver_pending(connection, T0, config=load_webhook_config(config_dir))
+        monkeypatch.undo()
+        monkeypatch.setenv(SECRET_ENV, SECRET)
+
+    first = reconcile_deliveries(warehouse, config_dir)
+    again = reconcile_deliveries(warehouse, config_dir)
+
+    assert (first.delivered, first.recovered) == (1, 1)
+    assert again.attempts == 0
+    assert receiver.seen_per_key() == {action.action_id: 2} and list(receiver.booked) == [action.action_id]
