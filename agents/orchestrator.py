@@ -8,6 +8,7 @@ from datetime import datetime
 
 import duckdb
 
+from agents.adapters.sandbox import ExecutionOutcome
 from agents.config import AccountSurgeRule, AgentRegistry, PolicySet
 from agents.context import engaged_people, recommended_send_hours
 from agents.gates import failing_gates
@@ -126,12 +127,17 @@ def respond_to_surge(
     return response
 
 
+HANDOFF_DONE = frozenset({ExecutionOutcome.EXECUTED.value, ExecutionOutcome.ALREADY_EXECUTED.value})
+
+
 def follow_handoffs(governor: Governor, records: list[ActionRecord], now: datetime) -> list[ActionRecord]:
-    """Wake the receiving agent of every handoff that just executed; its proposals go through the governor."""
+    """Wake the receiving agent of every handoff that executed, now or in an earlier run that died before the
+    receiver proposed (its proposals' idempotency keys make waking it twice harmless); they go through the
+    governor."""
     followed: list[ActionRecord] = []
     for record in records:
         action = record.action
-        if action.action_type != HANDOFF_ACTION or record.outcome != "executed":
+        if action.action_type != HANDOFF_ACTION or record.outcome not in HANDOFF_DONE:
             continue
         if action.handoff_to != AccountAdsAgent.agent_id:
             continue

@@ -26,7 +26,8 @@ from agents.governance.governor import Governor
 from agents.governance.policy import Verdict
 from agents.governance.rollbacks import RollbackResult
 from agents.governance.session import GovernanceError
-from agents.governance.store import LedgerError, book_spend, load_action
+from agents.governance.store import LedgerError, book_spend, load_action, load_actions
+from agents.orchestrator import follow_handoffs
 from dagster_project.core.check_results import CheckOutcome, record_check_result
 from tests.signing import Reviewers, signed_config
 
@@ -541,3 +542,49 @@ def test_a_conflict_retried_execution_leaves_one_effect_per_committed_attempt(co
     ).fetchone() == (1,)
     assert connection.execute("select daily_budget from channel_sandbox.ad_campaigns").fetchone() == (1000.0,)
     assert ledger(connection) == [(action.action_id, 500.0)]
+
+
+# --- a run that dies between an executed handoff and the receiving agent's proposals ---------------------------
+# The crash campaign found the ads agent's actions lost: the retried surge saw the handoff as already executed
+# and woke nobody.
+
+
+def surge_handoff() -> ProposedAction:
+    return ProposedAction(
+        agent_id="sdr_sequence_agent",
+        action_type="handoff_to_agent",
+        channel="internal",
+        person_id=None,
+        account_id="acc_0",
+        payload={
+            "account_name": "Acme",
+            "industry": "saas",
+            "tier": 1,
+            "engaged_contacts": 4,
+            "surge_window": ["2026-11-17", "2026-11-25"],
+            "account_intent": None,
+        },
+        reasoning="surging",
+        inputs={},
+        inverse={"action_type": "cancel_handoff"},
+        trigger_key="surge:acc_0:2026-11-25",
+        handoff_to="account_ads_agent",
+    )
+
+
+def test_a_handoff_executed_by_a_run_that_died_still_wakes_the_receiving_agent(connection, registry, policies) -> None:
+    (executed,) = Governor(connection, registry, policies, "run-killed").submit([surge_handoff()], NOW)
+    assert executed.outcome == "executed"
+    # The run dies here, before the ads agent proposes; the retried surge submits the handoff again.
+    retry = Governor(connection, registry, policies, "run-retry")
+    (again,) = retry.submit([surge_handoff()], NOW)
+    assert again.outcome == "already_executed"
+
+    woken = follow_handoffs(retry, [again], NOW)
+    twice = follow_handoffs(retry, [again], NOW)
+
+    ads = load_actions(connection, "agent_id = ?", ["account_ads_agent"])
+    assert {stored.action.action_type for stored in ads} == {"adjust_campaign_budget", "launch_ad_creative"}
+    assert len(woken) == 2 and all(record.decision is not None for record in woken)
+    assert {record.outcome for record in twice} <= {"already_executed", "already_pending_approval"}
+    assert len(ads) == 2
