@@ -77,6 +77,21 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def page_view(event_id: str, **overrides: object) -> dict:
+    """One valid web page view, for loader tests to spoil one field of."""
+    row = {
+        "event_id": event_id,
+        "anonymous_id": "anon_1",
+        "occurred_at": "2026-10-01T10:00:00Z",
+        "url": "https://example.com/pricing",
+        "content_category": "pricing",
+        "user_agent": "Mozilla/5.0",
+        "session_id": "s1",
+    }
+    row.update(overrides)
+    return row
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))

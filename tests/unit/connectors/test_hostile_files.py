@@ -16,24 +16,10 @@ import pytest
 from dagster_project.connectors.limits import LandingLimits
 from dagster_project.connectors.loader import FILE_FIELD, FILE_LINE, PAYLOAD_PREVIEW_CHARS, load_source
 from dagster_project.connectors.sources import SOURCES_BY_NAME
-from tests.scenario import write_csv
+from tests.scenario import page_view, write_csv
 
 WEB = SOURCES_BY_NAME["web_events"]
 ADS = SOURCES_BY_NAME["ad_performance"]
-
-
-def _page_view(event_id: str, **overrides: object) -> dict:
-    row = {
-        "event_id": event_id,
-        "anonymous_id": "anon_1",
-        "occurred_at": "2026-10-01T10:00:00Z",
-        "url": "https://example.com/pricing",
-        "content_category": "pricing",
-        "user_agent": "Mozilla/5.0",
-        "session_id": "s1",
-    }
-    row.update(overrides)
-    return row
 
 
 def _ad_row(record_id: str, **overrides: str) -> dict:
@@ -80,7 +66,7 @@ def _quarantine(connection: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 def test_json_nested_100k_deep_is_quarantined_and_the_rest_of_the_file_loads(connection, landing: Path) -> None:
     deep = '{"event_id": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
-    lines = [json.dumps(_page_view("e1")), deep, json.dumps(_page_view("e3"))]
+    lines = [json.dumps(page_view("e1")), deep, json.dumps(page_view("e3"))]
     _write_lines(landing / "web_events" / "b1.jsonl", lines)
 
     result = load_source(connection, WEB, landing, batch_id="run-1")
@@ -94,7 +80,7 @@ def test_json_nested_100k_deep_is_quarantined_and_the_rest_of_the_file_loads(con
 
 
 def test_nesting_within_the_limit_loads_and_brackets_inside_strings_do_not_count(connection, landing: Path) -> None:
-    nested = json.dumps(_page_view("e1", context={"a": [[{"b": [1]}]]}, note="[" * 100 + "{" * 100 + '\\"['))
+    nested = json.dumps(page_view("e1", context={"a": [[{"b": [1]}]]}, note="[" * 100 + "{" * 100 + '\\"['))
     _write_lines(landing / "web_events" / "b1.jsonl", [nested])
 
     result = load_source(connection, WEB, landing, batch_id="run-1", limits=LandingLimits(max_nesting_depth=6))
@@ -103,8 +89,8 @@ def test_nesting_within_the_limit_loads_and_brackets_inside_strings_do_not_count
 
 
 def test_a_5000_digit_integer_is_quarantined_and_the_rest_of_the_file_loads(connection, landing: Path) -> None:
-    huge = json.dumps(_page_view("huge")).replace('"session_id": "s1"', '"session_id": ' + "9" * 5000)
-    _write_lines(landing / "web_events" / "b1.jsonl", [huge, json.dumps(_page_view("e2"))])
+    huge = json.dumps(page_view("huge")).replace('"session_id": "s1"', '"session_id": ' + "9" * 5000)
+    _write_lines(landing / "web_events" / "b1.jsonl", [huge, json.dumps(page_view("e2"))])
 
     result = load_source(connection, WEB, landing, batch_id="run-1")
 
@@ -116,8 +102,8 @@ def test_a_5000_digit_integer_is_quarantined_and_the_rest_of_the_file_loads(conn
 
 
 def test_a_line_over_the_length_limit_is_quarantined_unparsed_with_a_preview(connection, landing: Path) -> None:
-    long_line = json.dumps(_page_view("long", url="https://example.com/" + "a" * 5000))
-    _write_lines(landing / "web_events" / "b1.jsonl", [json.dumps(_page_view("e1")), long_line])
+    long_line = json.dumps(page_view("long", url="https://example.com/" + "a" * 5000))
+    _write_lines(landing / "web_events" / "b1.jsonl", [json.dumps(page_view("e1")), long_line])
 
     result = load_source(connection, WEB, landing, batch_id="run-1", limits=LandingLimits(max_line_bytes=2000))
 
@@ -157,7 +143,7 @@ def test_an_oversize_file_is_quarantined_whole_unread_and_other_files_load(conne
     huge.parent.mkdir(parents=True)
     with huge.open("wb") as handle:  # sparse: 129 MiB on the default limit of 128 MiB, never read
         handle.truncate(129 * 2**20)
-    _write_lines(landing / "web_events" / "b2.jsonl", [json.dumps(_page_view("e1"))])
+    _write_lines(landing / "web_events" / "b2.jsonl", [json.dumps(page_view("e1"))])
 
     first = load_source(connection, WEB, landing, batch_id="run-1")
     second = load_source(connection, WEB, landing, batch_id="run-2")
@@ -170,7 +156,7 @@ def test_an_oversize_file_is_quarantined_whole_unread_and_other_files_load(conne
 
 
 def test_a_file_just_over_a_configured_size_limit_is_refused(connection, landing: Path) -> None:
-    _write_lines(landing / "web_events" / "b1.jsonl", [json.dumps(_page_view("e1"))] * 10)
+    _write_lines(landing / "web_events" / "b1.jsonl", [json.dumps(page_view("e1"))] * 10)
 
     result = load_source(connection, WEB, landing, batch_id="run-1", limits=LandingLimits(max_file_bytes=100))
 
@@ -181,7 +167,7 @@ def test_a_file_just_over_a_configured_size_limit_is_refused(connection, landing
 def test_a_symlink_to_etc_passwd_is_refused_naming_the_path_never_the_contents(connection, landing: Path) -> None:
     (landing / "web_events").mkdir(parents=True)
     (landing / "web_events" / "b1.jsonl").symlink_to("/etc/passwd")
-    _write_lines(landing / "web_events" / "b2.jsonl", [json.dumps(_page_view("e1"))])
+    _write_lines(landing / "web_events" / "b2.jsonl", [json.dumps(page_view("e1"))])
 
     result = load_source(connection, WEB, landing, batch_id="run-1")
 
@@ -194,7 +180,7 @@ def test_a_symlink_to_etc_passwd_is_refused_naming_the_path_never_the_contents(c
 
 def test_a_symlink_to_a_valid_file_outside_the_zone_is_not_loaded(connection, landing: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere" / "planted.jsonl"
-    _write_lines(outside, [json.dumps(_page_view("planted"))])
+    _write_lines(outside, [json.dumps(page_view("planted"))])
     (landing / "web_events").mkdir(parents=True)
     (landing / "web_events" / "b1.jsonl").symlink_to(outside)
 
@@ -206,7 +192,7 @@ def test_a_symlink_to_a_valid_file_outside_the_zone_is_not_loaded(connection, la
 
 def test_a_symlinked_source_folder_is_refused(connection, landing: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
-    _write_lines(outside / "b1.jsonl", [json.dumps(_page_view("planted"))])
+    _write_lines(outside / "b1.jsonl", [json.dumps(page_view("planted"))])
     landing.mkdir()
     (landing / "web_events").symlink_to(outside, target_is_directory=True)
 
@@ -235,7 +221,7 @@ def test_a_refused_link_replaced_by_a_real_file_loads_it(connection, landing: Pa
     load_source(connection, WEB, landing, batch_id="run-1")
 
     link.unlink()
-    _write_lines(link, [json.dumps(_page_view("e1"))])
+    _write_lines(link, [json.dumps(page_view("e1"))])
     result = load_source(connection, WEB, landing, batch_id="run-2")
 
     assert (result.files_loaded, result.rows_loaded, result.rows_quarantined) == (1, 1, 0)
@@ -252,8 +238,8 @@ def test_a_refused_link_replaced_by_a_real_file_loads_it(connection, landing: Pa
     ],
 )
 def test_values_raw_cannot_store_cost_their_line_only(connection, landing: Path, line: str) -> None:
-    hostile = json.dumps(_page_view("bad")).replace('"session_id": "s1"', line)
-    _write_lines(landing / "web_events" / "b1.jsonl", [json.dumps(_page_view("e1")), hostile])
+    hostile = json.dumps(page_view("bad")).replace('"session_id": "s1"', line)
+    _write_lines(landing / "web_events" / "b1.jsonl", [json.dumps(page_view("e1")), hostile])
 
     result = load_source(connection, WEB, landing, batch_id="run-1")
 
@@ -265,7 +251,7 @@ def test_values_raw_cannot_store_cost_their_line_only(connection, landing: Path,
 
 def test_one_hostile_file_does_not_stop_the_next(connection, landing: Path) -> None:
     _write_lines(landing / "web_events" / "b1.jsonl", ["[" * 100_000, "9" * 5000])
-    _write_lines(landing / "web_events" / "b2.jsonl", [json.dumps(_page_view("e1"))])
+    _write_lines(landing / "web_events" / "b2.jsonl", [json.dumps(page_view("e1"))])
 
     result = load_source(connection, WEB, landing, batch_id="run-1")
 

@@ -11,23 +11,9 @@ import pytest
 
 from dagster_project.connectors.loader import FieldError, coerce_value, load_source
 from dagster_project.connectors.sources import SOURCES_BY_NAME, FieldSpec, FieldType
-from tests.scenario import write_csv, write_jsonl
+from tests.scenario import page_view, write_csv, write_jsonl
 
 WEB = SOURCES_BY_NAME["web_events"]
-
-
-def _page_view(event_id: str, **overrides: object) -> dict:
-    row = {
-        "event_id": event_id,
-        "anonymous_id": "anon_1",
-        "occurred_at": "2026-10-01T10:00:00Z",
-        "url": "https://example.com/pricing",
-        "content_category": "pricing",
-        "user_agent": "Mozilla/5.0",
-        "session_id": "s1",
-    }
-    row.update(overrides)
-    return row
 
 
 @pytest.fixture
@@ -38,7 +24,7 @@ def connection(tmp_path: Path):
 
 def test_loading_the_same_file_twice_loads_nothing_twice(connection, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    write_jsonl(landing / "web_events" / "batch_20261001.jsonl", [_page_view("e1"), _page_view("e2")])
+    write_jsonl(landing / "web_events" / "batch_20261001.jsonl", [page_view("e1"), page_view("e2")])
 
     first = load_source(connection, WEB, landing, batch_id="run-1")
     second = load_source(connection, WEB, landing, batch_id="run-2")
@@ -51,9 +37,9 @@ def test_loading_the_same_file_twice_loads_nothing_twice(connection, tmp_path: P
 
 def test_new_files_are_picked_up_and_old_ones_skipped(connection, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    write_jsonl(landing / "web_events" / "batch_20261001.jsonl", [_page_view("e1")])
+    write_jsonl(landing / "web_events" / "batch_20261001.jsonl", [page_view("e1")])
     load_source(connection, WEB, landing, batch_id="run-1")
-    write_jsonl(landing / "web_events" / "batch_20261002.jsonl", [_page_view("e2"), _page_view("e3")])
+    write_jsonl(landing / "web_events" / "batch_20261002.jsonl", [page_view("e2"), page_view("e3")])
 
     result = load_source(connection, WEB, landing, batch_id="run-2")
 
@@ -67,10 +53,10 @@ def test_bad_rows_are_quarantined_with_file_line_field_and_reason(connection, tm
     write_jsonl(
         path,
         [
-            _page_view("good", utm_source="newsletter"),
-            _page_view("no-time", occurred_at=None),
-            _page_view("bad-time", occurred_at="yesterday"),
-            _page_view("bad-category", content_category="podcast"),
+            page_view("good", utm_source="newsletter"),
+            page_view("no-time", occurred_at=None),
+            page_view("bad-time", occurred_at="yesterday"),
+            page_view("bad-category", content_category="podcast"),
         ],
     )
     with path.open("a") as handle:
@@ -101,10 +87,10 @@ def test_bad_rows_are_quarantined_with_file_line_field_and_reason(connection, tm
 def test_a_redelivered_file_replaces_its_earlier_rows(connection, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     path = landing / "web_events" / "batch_20261001.jsonl"
-    write_jsonl(path, [_page_view("e1"), _page_view("e2", occurred_at="nonsense")])
+    write_jsonl(path, [page_view("e1"), page_view("e2", occurred_at="nonsense")])
     load_source(connection, WEB, landing, batch_id="run-1")
 
-    write_jsonl(path, [_page_view("e1"), _page_view("e2")])
+    write_jsonl(path, [page_view("e1"), page_view("e2")])
     result = load_source(connection, WEB, landing, batch_id="run-2")
 
     assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
@@ -173,8 +159,8 @@ def test_hostile_values_are_quarantined_not_crashing_the_load(connection, tmp_pa
     landing = tmp_path / "landing"
     path = landing / "web_events" / "batch_20261001.jsonl"
     rows = [
-        _page_view("huge-year", occurred_at="0001-01-01T00:00:00+14:00"),
-        _page_view("ok-separator", url="https://example.com/a\u2028b"),
+        page_view("huge-year", occurred_at="0001-01-01T00:00:00+14:00"),
+        page_view("ok-separator", url="https://example.com/a\u2028b"),
     ]
     path.parent.mkdir(parents=True)
     path.write_bytes(
