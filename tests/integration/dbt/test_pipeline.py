@@ -141,6 +141,7 @@ def test_running_the_same_surge_twice_sends_nothing_twice(
     # The first run enrols two people, denies the opted-out one and hands the account to the ads agent, whose
     # first decisions (phase 1) wait for a reviewer; the second run decides nothing again and wakes no one.
     assert outcomes == [
+        ("adjust_campaign_budget", "already_pending_approval", 1),
         ("adjust_campaign_budget", "pending_approval", 1),
         ("enrol_in_sequence", "already_denied", 1),
         ("enrol_in_sequence", "already_executed", 2),
@@ -148,6 +149,7 @@ def test_running_the_same_surge_twice_sends_nothing_twice(
         ("enrol_in_sequence", "executed", 2),
         ("handoff_to_agent", "already_executed", 1),
         ("handoff_to_agent", "executed", 1),
+        ("launch_ad_creative", "already_pending_approval", 1),
         ("launch_ad_creative", "pending_approval", 1),
     ]
 
