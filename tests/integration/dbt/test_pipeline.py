@@ -139,7 +139,8 @@ def test_running_the_same_surge_twice_sends_nothing_twice(
         "group by all order by all",
     )
     # The first run enrols two people, denies the opted-out one and hands the account to the ads agent, whose
-    # first decisions (phase 1) wait for a reviewer; the second run decides nothing again and wakes no one.
+    # first decisions (phase 1) wait for a reviewer; the second run decides nothing again: the ads agent it wakes
+    # again finds its proposals already decided.
     assert outcomes == [
         ("adjust_campaign_budget", "already_pending_approval", 1),
         ("adjust_campaign_budget", "pending_approval", 1),
