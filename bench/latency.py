@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from reporting import write_results  # noqa: E402
+from reporting import write_results
 
 DAYS = 100
 EVENTS_PER_ACCOUNT_DAY = 7.0
@@ -297,7 +297,7 @@ def _markdown(runs: list[dict[str, Any]]) -> list[str]:
         "requests it. Seconds.",
         "",
         "| history events | batch events | full build | micro-batch | connectors | dbt build (start-up / models / "
-        "tests) | GX | freshness | scoring | bare SQL (load / models / tests) | overhead × |",
+        "tests) | GX | freshness | scoring | bare SQL (load / models / tests) | overhead x |",
         "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |",
     ]
     for run in batches:
@@ -315,8 +315,8 @@ def _markdown(runs: list[dict[str, Any]]) -> list[str]:
         ratio = batches[-1]["micro_batch_seconds"] / batches[0]["micro_batch_seconds"]
         lines += [
             "",
-            f"Micro-batch on {batches[-1]['history_events']:,} events costs {ratio:.2f}× the micro-batch on "
-            f"{batches[0]['history_events']:,} (aim: at most 1.5×).",
+            f"Micro-batch on {batches[-1]['history_events']:,} events costs {ratio:.2f}x the micro-batch on "
+            f"{batches[0]['history_events']:,} (aim: at most 1.5x).",
         ]
     lines += ["", "After the build (in process, as `surgewise run` runs them):", ""]
     lines += [
