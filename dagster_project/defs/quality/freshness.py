@@ -1,10 +1,20 @@
-"""Freshness as a gate: dbt source freshness plus how long landed data took to reach the profile."""
+"""Freshness as a gate: each source's freshness as dbt declares it, plus how long landed data took to reach
+the profile.
 
-from datetime import UTC, datetime
+The sources' `loaded_at_field` and `warn_after`/`error_after` come from the dbt manifest, as `dbt source
+freshness` reads them, but the query runs here on the open warehouse: a second dbt process per batch cost
+~14 s of start-up and parsing for eight `max()` queries (bench/results/latency.md).
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
+import duckdb
 
+from dagster_project.core.clock import utc_now
 from dagster_project.defs.transform.project import surgewise_dbt_project
 from dagster_project.lib.check_recording import record_gate
 from dagster_project.lib.markdown import markdown_list
@@ -13,14 +23,54 @@ from dagster_project.lib.resources import DuckDBWarehouse, SurgewiseConfig
 PROFILE = dg.AssetKey(["marts", "dim_person"])
 
 
-def _dbt_source_freshness(dbt: DbtCliResource) -> list[tuple[str, str, str | None]]:
-    """(source, status, max loaded at) per raw table, from `dbt source freshness`'s sources.json."""
-    invocation = dbt.cli(["source", "freshness"], raise_on_error=False, manifest=surgewise_dbt_project.manifest_path)
-    invocation.wait()
-    return [
-        (result["unique_id"].removeprefix("source.surgewise."), result["status"], result.get("max_loaded_at"))
-        for result in invocation.get_artifact("sources.json")["results"]
-    ]
+PERIOD_HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """One source's freshness, with dbt's statuses: pass, warn, error, or runtime error (no table)."""
+
+    name: str
+    status: str
+    max_loaded_at: datetime | None
+
+
+def _threshold(rule: dict | None) -> timedelta | None:
+    if not rule or rule.get("count") is None or rule.get("period") is None:
+        return None
+    return timedelta(hours=rule["count"] * PERIOD_HOURS[rule["period"]])
+
+
+def source_freshness(
+    connection: duckdb.DuckDBPyConnection, manifest_path: Path, now: datetime
+) -> list[SourceFreshness]:
+    """dbt source freshness for every source that declares it: the newest `loaded_at_field` against
+    `warn_after`/`error_after`, as `dbt source freshness` computes it."""
+    sources = json.loads(manifest_path.read_text())["sources"]
+    results = []
+    for unique_id, source in sorted(sources.items()):
+        freshness = source.get("freshness") or {}
+        warn_after, error_after = _threshold(freshness.get("warn_after")), _threshold(freshness.get("error_after"))
+        loaded_at_field = source.get("loaded_at_field")
+        if not loaded_at_field or not (warn_after or error_after):
+            continue
+        name = unique_id.removeprefix("source.surgewise.")
+        try:
+            (max_loaded_at,) = connection.execute(
+                f'select max("{loaded_at_field}") from "{source["schema"]}"."{source["identifier"]}"'
+            ).fetchone()
+        except duckdb.CatalogException:
+            results.append(SourceFreshness(name, "runtime error", None))
+            continue
+        age = now - max_loaded_at if max_loaded_at else None
+        if age is None or (error_after and age > error_after):
+            status = "error"
+        elif warn_after and age > warn_after:
+            status = "warn"
+        else:
+            status = "pass"
+        results.append(SourceFreshness(name, status, max_loaded_at))
+    return results
 
 
 @dg.asset_check(
@@ -34,16 +84,15 @@ def _dbt_source_freshness(dbt: DbtCliResource) -> list[tuple[str, str, str | Non
 def dim_person_freshness(
     context: dg.AssetCheckExecutionContext,
     warehouse: DuckDBWarehouse,
-    dbt: DbtCliResource,
     surgewise_config: SurgewiseConfig,
 ) -> dg.AssetCheckResult:
     max_lag_minutes = surgewise_config.policies().freshness.max_profile_lag_minutes
-    sources = _dbt_source_freshness(dbt)
     profile_event = context.instance.get_latest_materialization_event(PROFILE)
     profile_built_at = (
         datetime.fromtimestamp(profile_event.timestamp, UTC).replace(tzinfo=None) if profile_event else None
     )
     with warehouse.connect() as connection:
+        sources = source_freshness(connection, surgewise_dbt_project.manifest_path, utc_now())
         newest_landed_at, newest_loaded_at = connection.execute(
             "select max(landed_at), max(loaded_at) from raw._loaded_files where rows_loaded > 0"
         ).fetchone()
@@ -55,9 +104,9 @@ def dim_person_freshness(
         }
     # A connector that never delivered has nothing to be stale about; one that stopped delivering has.
     problems = [
-        f"dbt source freshness {name}: {status}"
-        for name, status, _ in sources
-        if status in ("error", "runtime error") and name.split(".")[-1] in delivering
+        f"dbt source freshness {source.name}: {source.status}"
+        for source in sources
+        if source.status in ("error", "runtime error") and source.name.split(".")[-1] in delivering
     ]
     lag_seconds = None
     if newest_landed_at and profile_built_at:
@@ -77,7 +126,9 @@ def dim_person_freshness(
             "profile_built_at": str(profile_built_at),
             "max_profile_lag_minutes": max_lag_minutes,
             "dbt_source_freshness": dg.MetadataValue.md(
-                markdown_list(f"`{name}`: {status} (max loaded {loaded})" for name, status, loaded in sources)
+                markdown_list(
+                    f"`{source.name}`: {source.status} (max loaded {source.max_loaded_at})" for source in sources
+                )
             ),
             "problems": dg.MetadataValue.md(markdown_list(problems)),
         },

@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from dagster_project.core.suppression import ensure_suppression_list
-from dagster_project.defs.transform.project import surgewise_dbt_project
+from dagster_project.defs.transform.project import keep_partial_parse_warm, surgewise_dbt_project
 from dagster_project.lib.dbt_translator import SurgewiseDbtTranslator
 from dagster_project.lib.resources import DuckDBWarehouse
 
@@ -26,4 +26,6 @@ def surgewise_dbt_models(
     # The identity graph reads the suppression list as a source: it exists (if empty) before any build.
     with warehouse.connect() as connection:
         ensure_suppression_list(connection)
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+    keep_partial_parse_warm(invocation.target_path)
