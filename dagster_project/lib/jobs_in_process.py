@@ -32,10 +32,12 @@ def run_job_in_process(
     *,
     run_config: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    asset_selection: list[dg.AssetKey] | None = None,
 ) -> JobRun:
-    """Run one job here with the console kept quiet, tagged with this process; a failure is reported (with its
-    steps), never raised."""
+    """Run one job (or the assets of it a sensor selected) here with the console kept quiet, tagged with this
+    process; a failure is reported (with its steps), never raised."""
     result = defs.resolve_job_def(job_name).execute_in_process(
+        asset_selection=asset_selection,
         run_config={**(run_config or {}), **QUIET_CONSOLE},
         instance=instance,
         tags={**(tags or {}), PROCESS_TAG: current_process()},
@@ -72,6 +74,7 @@ def run_sensor_request(
         job_name,
         run_config=dict(request.run_config or {}),
         tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name},
+        asset_selection=list(request.asset_selection) if request.asset_selection else None,
     )
 
 
