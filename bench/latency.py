@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from reporting import write_results
+from reporting import history_scaling, write_results
 
 DAYS = 100
 EVENTS_PER_ACCOUNT_DAY = 7.0
@@ -315,13 +315,7 @@ def _markdown(runs: list[dict[str, Any]]) -> list[str]:
             f"{stages.get('scoring and ml checks', 0)} | {bare['total_seconds']} ({bare['load_seconds']} / "
             f"{bare['model_seconds']} / {bare['test_seconds']}) | {run['overhead_ratio']} |"
         )
-    if len(batches) >= 2:
-        ratio = batches[-1]["micro_batch_seconds"] / batches[0]["micro_batch_seconds"]
-        lines += [
-            "",
-            f"Micro-batch on {batches[-1]['history_events']:,} events costs {ratio:.2f}x the micro-batch on "
-            f"{batches[0]['history_events']:,} (aim: at most 1.5x).",
-        ]
+    lines += history_scaling(batches, aim=1.5)
     lines += ["", "After the build (in process, as `surgewise run` runs them):", ""]
     lines += [
         f"- {run['history_events']:,} events: landing sensor {run['landing_sensor_seconds']} s, surge sensor "

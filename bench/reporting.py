@@ -42,3 +42,15 @@ def write_results(name: str, title: str, heading: str, runs: list[dict[str, Any]
     ]
     (RESULTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def history_scaling(runs: list[dict[str, Any]], aim: float) -> list[str]:
+    """The sentence comparing the micro-batch on the most history with the one on the least, against the aim."""
+    if len(runs) < 2:
+        return []
+    ratio = runs[-1]["micro_batch_seconds"] / runs[0]["micro_batch_seconds"]
+    return [
+        "",
+        f"Micro-batch on {runs[-1]['history_events']:,} events of history costs {ratio:.2f}x the micro-batch on "
+        f"{runs[0]['history_events']:,} (aim: at most {aim:g}x).",
+    ]

@@ -28,7 +28,7 @@ PERIOD_HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
 
 @dataclass(frozen=True)
 class SourceFreshness:
-    """One source's freshness, with dbt's statuses: pass, warn, error, or runtime error (no table)."""
+    """One source's freshness, with dbt's statuses: pass, warn, error, or runtime error (no table or column)."""
 
     name: str
     status: str
@@ -59,7 +59,7 @@ def source_freshness(
             (max_loaded_at,) = connection.execute(
                 f'select max("{loaded_at_field}") from "{source["schema"]}"."{source["identifier"]}"'
             ).fetchone()
-        except duckdb.CatalogException:
+        except (duckdb.CatalogException, duckdb.BinderException):
             results.append(SourceFreshness(name, "runtime error", None))
             continue
         age = now - max_loaded_at if max_loaded_at else None

@@ -1,6 +1,7 @@
 """The dbt project, located once and cached; `prepare_if_dev` parses it only under `dagster dev`."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,6 @@ def keep_partial_parse_warm(invocation_target: Path) -> None:
         return
     shared = surgewise_dbt_project.project_dir / surgewise_dbt_project.target_path / PARTIAL_PARSE_FILE
     handle, staging = tempfile.mkstemp(dir=shared.parent, prefix=".partial_parse.")
-    with os.fdopen(handle, "wb") as staged:
-        staged.write(fresh.read_bytes())
+    os.close(handle)
+    shutil.copyfile(fresh, staging)
     os.replace(staging, shared)

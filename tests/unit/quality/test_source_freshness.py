@@ -54,3 +54,12 @@ def test_a_source_that_declares_no_freshness_is_not_checked(tmp_path: Path) -> N
 
     assert "governance.suppression_list" not in names
     assert {"web.web_events", "crm.crm_contacts", "ads.ad_performance"} <= names
+
+
+def test_a_table_without_its_loaded_at_column_is_a_runtime_error(tmp_path: Path) -> None:
+    connection = _warehouse(tmp_path)
+    connection.execute("create table raw.web_events (event_id varchar)")
+
+    results = _by_name(source_freshness(connection, MANIFEST, NOW))
+
+    assert results["web.web_events"].status == "runtime error"
